@@ -1,0 +1,34 @@
+import { LABELS, type Label } from './types.js';
+
+/**
+ * Published names (Kaggle / makeml, the Face-Mask-Detection folders) and ours.
+ * Keys are compared after lower-casing and turning '-' and ' ' into '_'.
+ */
+const ALIASES: Record<string, Label> = {
+  mask: 'mask',
+  with_mask: 'mask',
+  masked: 'mask',
+  no_mask: 'no_mask',
+  without_mask: 'no_mask',
+  nomask: 'no_mask',
+  unmasked: 'no_mask',
+  mask_incorrect: 'mask_incorrect',
+  mask_weared_incorrect: 'mask_incorrect',
+  mask_worn_incorrectly: 'mask_incorrect',
+  incorrect_mask: 'mask_incorrect',
+  incorrect: 'mask_incorrect',
+};
+
+export function normalizeLabel(name: string): Label | undefined {
+  return ALIASES[name.trim().toLowerCase().replace(/[-\s]+/g, '_')];
+}
+
+export function labelIndex(label: Label): number {
+  return LABELS.indexOf(label);
+}
+
+export function isLabel(value: unknown): value is Label {
+  return typeof value === 'string' && (LABELS as readonly string[]).includes(value);
+}
+
+export const LABEL_ALIASES: Readonly<Record<string, Label>> = ALIASES;
