@@ -1,0 +1,57 @@
+/**
+ * `npm run bench`: every section measured in this one run, so ratios compare like with like.
+ * Each bench/<area>.ts exports `run(): Promise<BenchRow[]>`.
+ */
+import os from 'node:os';
+
+export interface BenchRow {
+  section: string;
+  name: string;
+  median?: number;
+  p90?: number;
+  p99?: number;
+  value?: number;
+  unit: string;
+  target?: string;
+  pass?: boolean;
+  note?: string;
+}
+
+const SECTIONS = ['classifier', 'detector', 'quantized', 'pipeline'];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const rows: BenchRow[] = [];
+  console.log(`maskwatch bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}`);
+  for (const name of SECTIONS) {
+    if (only.length && !only.includes(name)) continue;
+    let mod: { run(): Promise<BenchRow[]> };
+    try {
+      mod = await import(`./${name}.js`);
+    } catch (err) {
+      console.log(`(section ${name} not available: ${(err as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    const got = await mod.run();
+    rows.push(...got);
+    for (const r of got) console.log(formatRow(r));
+  }
+  console.log(`peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+}
+
+export function formatRow(r: BenchRow): string {
+  const stat = r.median !== undefined ? `median ${r.median.toFixed(2)} ${r.unit}` + (r.p90 !== undefined ? `, p90 ${r.p90.toFixed(2)}` : '') + (r.p99 !== undefined ? `, p99 ${r.p99.toFixed(2)}` : '') : `${r.value?.toFixed(2)} ${r.unit}`;
+  const target = r.target ? `  target ${r.target}: ${r.pass ? 'PASS' : 'MISS'}` : '';
+  return `[${r.section}] ${r.name}: ${stat}${target}${r.note ? `  (${r.note})` : ''}`;
+}
+
+export function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,135 @@
+/**
+ * The daemon's seams. Each has one real implementation and, where this machine
+ * cannot run the real part, one fake. Constructors only store their arguments;
+ * start() does the work; stop() undoes it.
+ */
+import type { Box, ClassifiedFace, Decision, Face, Frame, Label, Verdict } from './types.js';
+
+// ---------- frame source ----------
+/** One JPEG as it came from the camera process, not yet decoded. */
+export interface EncodedFrame {
+  seq: number;
+  /** Monotonic ms (the source's clock) when the last byte arrived. */
+  capturedAt: number;
+  jpeg: Buffer;
+}
+export type SourceState = 'starting' | 'streaming' | 'retrying' | 'ended' | 'stopped';
+export interface SourceStats {
+  received: number;
+  /** Frames replaced by a newer one before anybody took them. */
+  dropped: number;
+  restarts: number;
+}
+export interface FrameSource {
+  readonly description: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The newest frame not yet taken; waits for one. Older untaken frames are dropped and counted. null once stopped or ended. */
+  nextFrame(): Promise<EncodedFrame | null>;
+  readonly state: SourceState;
+  onStateChange(listener: (state: SourceState, detail?: string) => void): void;
+  stats(): SourceStats;
+}
+
+// ---------- vision ----------
+export interface FaceDetector {
+  readonly inputSize: number;
+  detect(frame: Frame): Promise<Face[]>;
+  close(): Promise<void>;
+}
+export interface ClassifierInfo {
+  name: string;
+  sha256: string;
+  inputSize: number;
+  labels: readonly Label[];
+  precision: 'float' | 'int8';
+}
+export interface MaskClassifier {
+  readonly info: ClassifierInfo;
+  /** Crops each box (with the configured margin) from the frame and classifies it. */
+  classifyFaces(frame: Frame, boxes: Box[]): Promise<Verdict[]>;
+  close(): Promise<void>;
+}
+
+// ---------- decision ----------
+export interface TrackerUpdate {
+  /** Tracks decided on this update: one per person, never repeated for the same track. */
+  decided: Decision[];
+  /** Tracks currently in view (decided or not). */
+  inView: number;
+  /** The label the lights should show now: the most severe decided label in view (no_mask > mask_incorrect > mask), or null. */
+  showing: Label | null;
+}
+export interface Tracker {
+  update(now: number, faces: ClassifiedFace[]): TrackerUpdate;
+  reset(): void;
+}
+
+// ---------- signals ----------
+export type LightColour = 'green' | 'red' | 'amber';
+/** A GPIO output line, as the signals need it. */
+export interface GpioDriver {
+  readonly name: string;
+  /** Claims the named lines as outputs, all off. */
+  open(lines: Record<string, number | string>): Promise<void>;
+  set(line: string, on: boolean): void;
+  /** Sets every line off and releases them. */
+  close(): Promise<void>;
+}
+export interface Signals {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Shows a label (light + its buzzer pattern once), or null: lights off after the hold time. */
+  show(label: Label | null): void;
+  /** Silences the buzzer for ms (0 un-mutes). */
+  mute(ms: number): void;
+  lampTest(): Promise<void>;
+}
+
+// ---------- events ----------
+export interface DaemonState {
+  light: LightColour | 'off';
+  label: Label | null;
+  peopleInView: number;
+}
+export interface DaemonStats {
+  framesInPerS: number;
+  framesProcessedPerS: number;
+  droppedFrames: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  cpuTempC: number | null;
+  rssMb: number;
+  uptimeS: number;
+  outboxDepth: number;
+  cameraState: SourceState;
+  cameraRestarts: number;
+}
+export type CommandName = 'lamp-test' | 'mute' | 'reload-model';
+export interface CommandResult {
+  ok: boolean;
+  message: string;
+}
+export type CommandHandler = (name: CommandName, payload: Record<string, unknown>) => Promise<CommandResult>;
+export interface EventSink {
+  start(): Promise<void>;
+  /** Publishes offline and closes; events not yet acknowledged stay in the outbox. */
+  stop(): Promise<void>;
+  /** Durable once the promise resolves (in the outbox or acknowledged by the broker). */
+  publishEvent(decision: Decision, model: { name: string; sha256: string }): Promise<void>;
+  publishState(state: DaemonState): void;
+  publishStats(stats: DaemonStats): void;
+  publishCameraState(state: SourceState, detail?: string): void;
+  onCommand(handler: CommandHandler): void;
+  outboxDepth(): number;
+}
+
+// ---------- system ----------
+export interface Notifier {
+  ready(): void;
+  status(text: string): void;
+  watchdog(): void;
+  stopping(): void;
+  /** Watchdog interval systemd asked for (ms), or null when it did not. */
+  watchdogIntervalMs(): number | null;
+}
