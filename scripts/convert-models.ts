@@ -27,6 +27,8 @@ export function convertModel(sharedDir: string, name: string, outRoot: string): 
   const sources = [jsonFile, ...json.weightsManifest.flatMap((g) => g.paths.map((p) => path.join(path.dirname(jsonFile), p)))];
   const sourceLines = sources.map((f) => `    ${sha256File(f)}  ${path.basename(f)}`).join('\n');
   const onnxSha = sha256(result.onnx);
+  const halfWeights = json.weightsManifest.some((g) => g.weights.some((w) => w.quantization));
+  const changes = `${halfWeights ? 'dequantized weights (float16 → float32), ' : ''}NHWC → NCHW layout inside`;
   const shape = (s: number[]) => `[${s.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`;
   writeFileAtomic(
     path.join(outDir, 'README.md'),
@@ -35,7 +37,7 @@ export function convertModel(sharedDir: string, name: string, outRoot: string): 
       `- Outputs: ${result.outputs.map((o) => `\`${o.name}\` ${shape(o.shape)}`).join(', ')}\n\n` +
       `## Licence\n\nModel and weights: Google MediaPipe, Apache-2.0. Converted to a TensorFlow.js graph model by\n` +
       `Vladimir Mandic (MIT). Converted from TF.js to ONNX by maskwatch's \`scripts/convert-models.ts\`\n` +
-      `(src/onnx/graph-convert.ts); the weights are unchanged apart from float16 → float32 and the NHWC → NCHW layout.\n` +
+      `(src/onnx/graph-convert.ts); the weights are unchanged apart from ${changes}.\n` +
       `See LICENSE.md.\n\n## sha256\n\nOriginal TF.js files:\n\n${sourceLines}\n\nConverted:\n\n    ${onnxSha}  ${name}.onnx\n`,
   );
   writeFileAtomic(
@@ -44,7 +46,7 @@ export function convertModel(sharedDir: string, name: string, outRoot: string): 
       `- Original model: Copyright Google LLC, Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0),\n  https://github.com/google/mediapipe\n` +
       `- TensorFlow.js conversion: Vladimir Mandic, MIT License, https://github.com/vladmandic\n` +
       `- ONNX conversion: the maskwatch authors, MIT License.\n\n` +
-      `Changes: format conversion only (TF.js graph → ONNX, float16 weights widened to float32, NCHW layout inside).\n`,
+      `Changes: format conversion only (TF.js graph → ONNX; ${changes}).\n`,
   );
   return { onnxFile, sourceSha: sha256File(jsonFile), onnxSha };
 }

@@ -71,6 +71,7 @@ export const schema = {
     loop: { doc: 'Replay file sources in a loop.', format: Boolean, default: true },
     retryInitialMs: { doc: 'First wait before restarting a failed camera; doubles up to retryMaxMs.', format: 'nat', default: 1000 },
     retryMaxMs: { doc: 'Longest wait between camera restarts.', format: 'nat', default: 30000 },
+    stallMs: { doc: 'A camera that sends no frame for this long is restarted (the first frame after a start may take twice as long).', format: 'nat', default: 5000 },
     ffmpegPath: { doc: 'ffmpeg binary (v4l2 and file sources).', format: String, default: 'ffmpeg' },
     rpicamPath: { doc: 'rpicam-vid (or libcamera-vid) binary for the libcamera source.', format: String, default: 'rpicam-vid' },
     gstPath: { doc: 'gst-launch-1.0 binary for the gstreamer source.', format: String, default: 'gst-launch-1.0' },

@@ -75,6 +75,8 @@ export interface GpioDriver {
   set(line: string, on: boolean): void;
   /** Sets every line off and releases them. */
   close(): Promise<void>;
+  /** The exit path (process 'exit', uncaught exception): every line off or released NOW, synchronously; never throws. */
+  offSync(): void;
 }
 export interface Signals {
   start(): Promise<void>;

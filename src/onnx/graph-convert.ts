@@ -49,8 +49,10 @@ class GraphConverter {
     const outputNames = this.outputNames();
     for (const name of this.topologicalOrder(outputNames)) this.convertNode(this.nodes.get(name)!);
     const outputs = outputNames.map((name) => {
-      const v = this.toNhwc(this.values.get(name)!);
-      const out = this.b.node('Identity', [v.name], [sanitize(name)])[0]!;
+      const v = this.values.get(name)!;
+      const out = sanitize(name);
+      if (v.nchw) this.b.node('Transpose', [v.name], [out], { perm: NCHW_TO_NHWC });
+      else this.b.node('Identity', [v.name], [out]);
       this.b.output(out, v.shape.map((d) => (d < 0 ? 'batch' : d)));
       return { name: out, shape: v.shape };
     });
@@ -114,7 +116,8 @@ class GraphConverter {
     if (!SUPPORTED.includes(node.op))
       throw new GraphConvertError(`unsupported TF.js op ${node.op} (node ${node.name}); the converter handles ${SUPPORTED.join(', ')}`);
     const ins = (node.input ?? []).filter((i) => !i.startsWith('^'));
-    const out = sanitize(node.name);
+    // Internal names get a prefix so each graph output can carry its TF name exactly.
+    const out = `tf/${sanitize(node.name)}`;
     switch (node.op) {
       case 'Const':
         if (!this.weights.has(node.name)) throw new GraphConvertError(`Const ${node.name}: no value in the weights manifest`);
@@ -122,9 +125,10 @@ class GraphConverter {
       case 'Placeholder': {
         const dims = (node.attr?.shape?.shape?.dim ?? []).map((d) => Number(d.size));
         if (dims.length !== 4) throw new GraphConvertError(`Placeholder ${node.name}: expected a 4-D NHWC input, got shape [${dims}]`);
-        this.b.input(out, dims.map((d) => (d < 0 ? 'batch' : d)));
-        this.inputs.push({ name: out, shape: dims });
-        const t = this.b.node('Transpose', [out], 1, { perm: NHWC_TO_NCHW })[0]!;
+        const inputName = sanitize(node.name);
+        this.b.input(inputName, dims.map((d) => (d < 0 ? 'batch' : d)));
+        this.inputs.push({ name: inputName, shape: dims });
+        const t = this.b.node('Transpose', [inputName], 1, { perm: NHWC_TO_NCHW })[0]!;
         this.values.set(node.name, { name: t, nchw: true, shape: dims });
         return;
       }

@@ -1,0 +1,122 @@
+/**
+ * Classifier latency, batch 1: the shipped MobileNetV2 0.35/224 + mask head exported to ONNX and run by ONNX Runtime
+ * (CPU, 1 and 2 intra-op threads) against the same TF.js model on the TF.js wasm backend; plus width 1.0 with ORT.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { quantile, type BenchRow } from './main.js';
+import { layersModelToOnnx } from '../src/onnx/layers-export.js';
+import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
+import { buildClassifier, buildMobileNetV2 } from '../src/training/mobilenet.js';
+
+const SECTION = 'classifier';
+const BASE_DIR = 'models/mobilenet_v2_0.35_224';
+const HEAD = { inputSize: 224, hidden: 128, dropout: 0.5, classes: 3, seed: 1 };
+const ORT_RUNS = 300;
+const WASM_RUNS = 40;
+const TARGET_MS = 3;
+
+interface Timing {
+  median: number;
+  p90: number;
+  runs: number;
+}
+
+function summarize(times: number[]): Timing {
+  return { median: quantile(times, 0.5), p90: quantile(times, 0.9), runs: times.length };
+}
+
+function randomInput(): Float32Array {
+  return Float32Array.from({ length: 224 * 224 * 3 }, (_, i) => Math.sin(i * 12.9898) * 0.999);
+}
+
+async function timeOrt(bytes: Uint8Array, threads: number, runs: number): Promise<Timing> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  try {
+    const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', randomInput(), [1, 224, 224, 3]) };
+    for (let i = 0; i < 30; i++) await session.run(feeds);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t0);
+    }
+    return summarize(times);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Switches TF.js to the wasm backend (files from node_modules); returns the thread count it uses. */
+async function useWasm(): Promise<number> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const dist = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  wasm.setWasmPaths(dist + path.sep);
+  if (!(await tf.setBackend('wasm'))) throw new Error('the TF.js wasm backend did not initialise');
+  await tf.ready();
+  return wasm.getThreadsCount();
+}
+
+function timeTfjs(model: tf.LayersModel, runs: number): Timing {
+  const x = tf.tensor4d(randomInput(), [1, 224, 224, 3]);
+  const once = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  for (let i = 0; i < 5; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    once();
+    times.push(performance.now() - t0);
+  }
+  x.dispose();
+  return summarize(times);
+}
+
+export async function run(): Promise<BenchRow[]> {
+  // Before any backend is chosen getBackend() is undefined; TF.js in Node then falls back to cpu.
+  const previousBackend = tf.getBackend() ?? 'cpu';
+  tf.enableProdMode();
+  const rows: BenchRow[] = [];
+  const wasmThreads = await useWasm();
+  try {
+    const base = await loadLayersModelFromDir(BASE_DIR);
+    const classifier = buildClassifier(base, HEAD);
+    const bytes = layersModelToOnnx(classifier);
+
+    const byThreads = new Map<number, Timing>();
+    for (const threads of [1, 2]) {
+      const t = await timeOrt(bytes, threads, ORT_RUNS);
+      byThreads.set(threads, t);
+      rows.push({ section: SECTION, name: `ORT float 0.35/224, ${threads} thread${threads > 1 ? 's' : ''}`, median: t.median, p90: t.p90, unit: 'ms', note: `${t.runs} runs` });
+    }
+    const [bestThreads, best] = [...byThreads.entries()].sort((a, b) => a[1].median - b[1].median)[0]!;
+    rows.push({
+      section: SECTION,
+      name: 'ORT float 0.35/224, best',
+      median: best.median,
+      p90: best.p90,
+      unit: 'ms',
+      target: `median ≤ ${TARGET_MS} ms`,
+      pass: best.median <= TARGET_MS,
+      note: `intraOpNumThreads ${bestThreads}`,
+    });
+
+    const wasmTiming = timeTfjs(classifier, WASM_RUNS);
+    rows.push({ section: SECTION, name: 'TF.js wasm 0.35/224', median: wasmTiming.median, p90: wasmTiming.p90, unit: 'ms', note: `${wasmTiming.runs} runs, ${wasmThreads} thread(s)` });
+    rows.push({ section: SECTION, name: 'TF.js wasm / ORT best (median)', value: wasmTiming.median / best.median, unit: '×', note: 'how many times faster ORT is' });
+
+    const wide = buildClassifier(buildMobileNetV2(1.0, 224, 1), HEAD);
+    const wideBytes = layersModelToOnnx(wide);
+    const wideTiming = await timeOrt(wideBytes, bestThreads, ORT_RUNS / 2);
+    rows.push({ section: SECTION, name: 'ORT float 1.0/224 (random weights)', median: wideTiming.median, p90: wideTiming.p90, unit: 'ms', note: `${wideTiming.runs} runs, intraOpNumThreads ${bestThreads}` });
+  } finally {
+    await tf.setBackend(previousBackend);
+  }
+  return rows;
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+
+interface TrainFlags {
+  data?: string[];
+  synthDir?: string;
+  out?: string;
+  base?: string;
+  inputSize?: string;
+  epochs?: string;
+  seed?: string;
+  margin?: string;
+  augment?: string;
+  config?: string;
+  cacheDir?: string;
+  name?: string;
+  quantize?: boolean;
+  progress?: boolean;
+}
+
+function num(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`--${flag}: "${value}" is not a number`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('Train the mask classifier head on a frozen MobileNetV2 base and write a model folder (ONNX, TF.js, card, eval)')
+    .option('--data <root...>', 'data roots: Pascal VOC (annotations/ + images/), class folders (mask/, no_mask/, mask_incorrect/), or a flat folder as ROOT=label')
+    .option('--synth-dir <dir>', 'synthetic crops from `maskwatch synth` (DIR/manifest.json); training split only')
+    .option('--out <dir>', 'model folder to write (replaced whole at the end)')
+    .option('--base <dir>', 'TF.js layers MobileNetV2 base without top (any width)')
+    .option('--input-size <px>', 'input size (multiple of 32)')
+    .option('--epochs <n>', 'maximum epochs (early stopping on validation macro-F1)')
+    .option('--seed <n>', 'seed for the split, shuffling and initialisation')
+    .option('--margin <fraction>', 'margin around each face box when cropping (the daemon uses the same)')
+    .option('--augment <n>', 'augmented copies per training crop')
+    .option('--cache-dir <dir>', 'feature cache folder')
+    .option('--name <name>', 'model name in the card')
+    .option('--no-quantize', 'do not write the int8 model')
+    .option('--no-progress', 'no progress bars')
+    .option('--config <file>', 'JSON file with the same options (camelCase: data, synthDir, out, base, inputSize, epochs, seed, margin, augment, ...); flags win')
+    .addHelpText('after', '\nPaths in a config file are relative to the current folder (run from the project root).\nExample: maskwatch train --data ../shared/datasets/kaggle-face-mask ../shared/datasets/unmasked-faces=no_mask --out models/my-model')
+    .action(async (flags: TrainFlags) => {
+      const { TRAIN_DEFAULTS, readTrainConfig, validateTrainOptions } = await import('../training/options.js');
+      const fromFile = flags.config ? readTrainConfig(flags.config) : {};
+      const fromFlags = {
+        data: flags.data,
+        synthDir: flags.synthDir,
+        out: flags.out,
+        base: flags.base,
+        inputSize: num('input-size', flags.inputSize),
+        epochs: num('epochs', flags.epochs),
+        seed: num('seed', flags.seed),
+        margin: num('margin', flags.margin),
+        augment: num('augment', flags.augment),
+        cacheDir: flags.cacheDir,
+        name: flags.name,
+        quantize: flags.quantize === false ? false : undefined,
+        progress: flags.progress === false ? false : undefined,
+      };
+      const merged = { ...TRAIN_DEFAULTS, ...fromFile };
+      for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+      if (!fromFile.name && !flags.name) merged.name = path.basename(path.resolve(merged.out));
+      const opts = validateTrainOptions(merged);
+      const { runTraining } = await import('../training/trainer.js');
+      const { formatMetrics } = await import('../training/metrics.js');
+      const result = await runTraining(opts);
+      const t = result.model.test;
+      process.stdout.write(`model ${opts.out} (${result.seconds.toFixed(0)} s)\n`);
+      process.stdout.write(formatMetrics('test, all faces', t.all) + '\n');
+      process.stdout.write(formatMetrics(`test, faces ≥ ${t.minFace} px`, t.large) + '\n');
+    });
+}

@@ -1,0 +1,140 @@
+import type { Tracker, TrackerUpdate } from '../core/seams.js';
+import { LABELS, type Box, type ClassifiedFace, type Decision, type Label, type Probs } from '../core/types.js';
+
+export interface TrackerOptions {
+  /** Box overlap that continues a track. */
+  iouThreshold: number;
+  /** Recent probability vectors kept per track. */
+  window: number;
+  /** Frames a track needs before it can be decided. */
+  minFrames: number;
+  /** Median probability the best label needs. */
+  confidence: number;
+  /** A track unseen this long ends. */
+  lostAfterMs: number;
+}
+
+/** Most severe first: what the lights show when several decided people are in view. */
+export const SEVERITY: readonly Label[] = ['no_mask', 'mask_incorrect', 'mask'];
+
+interface Track {
+  id: number;
+  box: Box;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  frames: number;
+  history: Probs[];
+  decision: Decision | null;
+}
+
+export function iou(a: Box, b: Box): number {
+  const x1 = Math.max(a.x, b.x);
+  const y1 = Math.max(a.y, b.y);
+  const x2 = Math.min(a.x + a.w, b.x + b.w);
+  const y2 = Math.min(a.y + a.h, b.y + b.h);
+  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  const union = a.w * a.h + b.w * b.h - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Greedy IoU tracker with a centroid-distance fallback for fast moves. Each track's label
+ * is the median of its recent scores; each track is decided at most once (one person, one
+ * event). Pure: time comes in with each update.
+ */
+export class IouTracker implements Tracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+
+  constructor(private readonly opts: TrackerOptions) {}
+
+  reset(): void {
+    this.tracks = [];
+  }
+
+  update(now: number, faces: ClassifiedFace[]): TrackerUpdate {
+    this.tracks = this.tracks.filter((t) => now - t.lastSeenAt <= this.opts.lostAfterMs);
+    const assigned = this.match(faces);
+    for (let f = 0; f < faces.length; f++) {
+      let track = assigned.get(f);
+      if (!track) {
+        track = { id: this.nextId++, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null };
+        this.tracks.push(track);
+      }
+      track.box = faces[f].box;
+      track.lastSeenAt = now;
+      track.frames++;
+      track.history.push(faces[f].probs);
+      if (track.history.length > this.opts.window) track.history.shift();
+    }
+    const decided: Decision[] = [];
+    for (const t of this.tracks) {
+      if (t.decision || t.frames < this.opts.minFrames) continue;
+      const { label, score } = this.medianLabel(t);
+      if (score < this.opts.confidence) continue;
+      t.decision = { trackId: t.id, label, score, frames: t.frames, durationMs: now - t.firstSeenAt, firstSeenAt: t.firstSeenAt, decidedAt: now };
+      decided.push(t.decision);
+    }
+    let showing: Label | null = null;
+    for (const t of this.tracks) {
+      if (t.decision && (showing === null || SEVERITY.indexOf(t.decision.label) < SEVERITY.indexOf(showing))) showing = t.decision.label;
+    }
+    return { decided, inView: this.tracks.length, showing };
+  }
+
+  /** Face index → existing track: IoU pairs first (best first), then nearest centroids for what is left. */
+  private match(faces: ClassifiedFace[]): Map<number, Track> {
+    const result = new Map<number, Track>();
+    const usedTracks = new Set<Track>();
+    const pairs: Array<{ f: number; t: Track; score: number }> = [];
+    for (let f = 0; f < faces.length; f++) {
+      for (const t of this.tracks) {
+        const o = iou(faces[f].box, t.box);
+        if (o >= this.opts.iouThreshold && o > 0) pairs.push({ f, t, score: o });
+      }
+    }
+    pairs.sort((a, b) => b.score - a.score);
+    for (const p of pairs) {
+      if (result.has(p.f) || usedTracks.has(p.t)) continue;
+      result.set(p.f, p.t);
+      usedTracks.add(p.t);
+    }
+    // fast moves: a face of similar size whose centre is within one box size of a free track's
+    const near: Array<{ f: number; t: Track; score: number }> = [];
+    for (let f = 0; f < faces.length; f++) {
+      if (result.has(f)) continue;
+      const a = faces[f].box;
+      for (const t of this.tracks) {
+        if (usedTracks.has(t)) continue;
+        const b = t.box;
+        const sizeRatio = Math.max(a.w, b.w) / Math.max(1, Math.min(a.w, b.w));
+        if (sizeRatio > 2) continue;
+        const dist = Math.hypot(a.x + a.w / 2 - (b.x + b.w / 2), a.y + a.h / 2 - (b.y + b.h / 2));
+        if (dist <= Math.max(a.w, b.w)) near.push({ f, t, score: dist });
+      }
+    }
+    near.sort((a, b) => a.score - b.score);
+    for (const p of near) {
+      if (result.has(p.f) || usedTracks.has(p.t)) continue;
+      result.set(p.f, p.t);
+      usedTracks.add(p.t);
+    }
+    return result;
+  }
+
+  private medianLabel(t: Track): { label: Label; score: number } {
+    let best: Label = LABELS[0];
+    let bestScore = -1;
+    for (const label of LABELS) {
+      const m = median(t.history.map((p) => p[label] ?? 0));
+      if (m > bestScore) (best = label), (bestScore = m);
+    }
+    return { label: best, score: bestScore };
+  }
+}

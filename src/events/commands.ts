@@ -1,0 +1,54 @@
+/** Parsing and checking of MQTT command requests (`cmd/<name>`), before any handler runs. */
+import type { CommandName } from '../core/seams.js';
+import { COMMAND_NAMES } from './topics.js';
+
+export type ParsedCommand =
+  | { ok: true; name: CommandName; payload: Record<string, unknown>; id?: string | number }
+  | { ok: false; message: string; id?: string | number };
+
+const ALLOWED_KEYS: Record<CommandName, readonly string[]> = {
+  'lamp-test': [],
+  mute: ['minutes', 'seconds'],
+  'reload-model': [],
+};
+
+/** A request is a JSON object (an empty payload counts as {}); `id` is echoed in the reply. */
+export function parseCommand(name: string, raw: Buffer | string): ParsedCommand {
+  const text = raw.toString().trim();
+  let body: unknown = {};
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { ok: false, message: `payload is not valid JSON (send a JSON object, e.g. {})` };
+    }
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, message: 'payload must be a JSON object' };
+  }
+  const payload = { ...(body as Record<string, unknown>) };
+  let id: string | number | undefined;
+  if ('id' in payload) {
+    if (typeof payload.id !== 'string' && typeof payload.id !== 'number') return { ok: false, message: `id must be a string or a number` };
+    id = payload.id;
+    delete payload.id;
+  }
+  const withId = <T extends object>(r: T) => (id === undefined ? r : { ...r, id });
+  if (!(COMMAND_NAMES as readonly string[]).includes(name)) {
+    return withId({ ok: false as const, message: `unknown command '${name}' (known: ${COMMAND_NAMES.join(', ')})` });
+  }
+  const command = name as CommandName;
+  const unknown = Object.keys(payload).filter((k) => !ALLOWED_KEYS[command].includes(k));
+  if (unknown.length) {
+    return withId({ ok: false as const, message: `unknown key(s) ${unknown.join(', ')}` });
+  }
+  if (command === 'mute') {
+    const keys = Object.keys(payload);
+    if (keys.length > 1) return withId({ ok: false as const, message: 'give either minutes or seconds, not both' });
+    const value = keys.length ? payload[keys[0]!] : 0;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 7 * 24 * 3600) {
+      return withId({ ok: false as const, message: `${keys[0]} must be a number ≥ 0` });
+    }
+  }
+  return withId({ ok: true as const, name: command, payload });
+}

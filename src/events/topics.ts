@@ -1,0 +1,118 @@
+/**
+ * The MQTT topic map: every topic under `<prefix>/<deviceId>/`, its payload type, QoS and retain flag.
+ * docs/MQTT.md documents the same topics (a test checks that each one appears there).
+ */
+import type { DaemonState, DaemonStats, CommandName, SourceState } from '../core/seams.js';
+import type { Label } from '../core/types.js';
+
+export type Availability = 'online' | 'offline';
+
+/** One person, decided. Published once (QoS 1, at least once: consumers dedupe by `id`). */
+export interface EventPayload {
+  id: string;
+  /** +1 per event per device, across restarts; a gap means an event was dropped from a full outbox. */
+  seq: number;
+  ts: string;
+  device: string;
+  label: Label;
+  score: number;
+  frames: number;
+  durationMs: number;
+  model: { name: string; sha256: string };
+}
+
+export type StatePayload = DaemonState;
+
+export interface StatsPayload extends DaemonStats {
+  ts: string;
+  /** Events dropped from a full outbox since the state dir was created (persisted). */
+  outboxDropped: number;
+}
+
+export interface CameraPayload {
+  state: SourceState;
+  detail: string | null;
+  ts: string;
+}
+
+/** Events per label since the state dir was created (persisted); feeds the Home Assistant counters. */
+export type CountsPayload = Record<Label, number>;
+
+export interface TopicPayloads {
+  availability: Availability;
+  event: EventPayload;
+  state: StatePayload;
+  stats: StatsPayload;
+  camera: CameraPayload;
+  counts: CountsPayload;
+}
+export type TopicName = keyof TopicPayloads;
+
+export interface TopicSpec {
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+export const TOPICS: { readonly [K in TopicName]: TopicSpec } = {
+  availability: { qos: 1, retain: true },
+  event: { qos: 1, retain: false },
+  state: { qos: 0, retain: true },
+  stats: { qos: 0, retain: false },
+  camera: { qos: 0, retain: true },
+  counts: { qos: 0, retain: true },
+};
+
+export const COMMAND_NAMES: readonly CommandName[] = ['lamp-test', 'mute', 'reload-model'];
+
+/** Reply on `cmd/<name>/result`; `id` echoes the request's id when it had one. */
+export interface CommandReply {
+  ok: boolean;
+  message: string;
+  id?: string | number;
+}
+
+/** Topic names under one device. */
+export class Topics {
+  readonly base: string;
+
+  constructor(prefix: string, deviceId: string) {
+    this.base = `${prefix}/${deviceId}`;
+  }
+
+  topic(name: TopicName): string {
+    return `${this.base}/${name}`;
+  }
+  /** The subscription for every command. */
+  commandFilter(): string {
+    return `${this.base}/cmd/+`;
+  }
+  command(name: string): string {
+    return `${this.base}/cmd/${name}`;
+  }
+  commandResult(name: string): string {
+    return `${this.base}/cmd/${name}/result`;
+  }
+  /** The command name of a topic matched by commandFilter(), or null. */
+  commandName(topic: string): string | null {
+    const head = `${this.base}/cmd/`;
+    if (!topic.startsWith(head)) return null;
+    const name = topic.slice(head.length);
+    return name && !name.includes('/') ? name : null;
+  }
+}
+
+export function encodePayload<K extends TopicName>(_name: K, payload: TopicPayloads[K]): string {
+  return typeof payload === 'string' ? payload : JSON.stringify(payload);
+}
+
+/** Topic levels we put our own names into: no wildcards, no empty levels. */
+export function checkTopicPart(what: string, value: string, allowSlash: boolean): void {
+  const ok = allowSlash ? /^[^#+\s/][^#+\s]*$/.test(value) && !value.endsWith('/') && !value.includes('//') : /^[A-Za-z0-9_-]+$/.test(value);
+  if (!ok) {
+    throw new Error(
+      allowSlash
+        ? `${what} '${value}': must be a topic prefix without +, #, spaces or empty levels`
+        : `${what} '${value}': may only contain letters, digits, _ and - (it is used in MQTT topics)`,
+    );
+  }
+}

@@ -1,0 +1,72 @@
+/** Calibration inputs from pictures: a folder of face crops, or the faces of a labelled data root. */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { cropResize, decodeRgb, marginSquare, normaliseInto } from '../training/crop.js';
+import { scanRoot } from '../training/datasets.js';
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp']);
+
+/** Image files under a folder (recursively), sorted so a sample of them is the same on every run. */
+export function listImageFiles(dir: string): string[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`calibration folder ${dir}: no such folder`);
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (IMAGE_EXT.has(path.extname(e.name).toLowerCase())) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** `count` items spread evenly over the list (all of them when there are fewer). */
+export function spreadSample<T>(items: T[], count: number): T[] {
+  if (items.length <= count) return items;
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
+}
+
+/** One picture of a face crop → size×size NHWC floats, x/127.5 − 1. */
+export async function cropFileToInput(file: string, size: number): Promise<Float32Array> {
+  let rgb: Buffer;
+  try {
+    rgb = await sharp(file).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer();
+  } catch (err) {
+    throw new Error(`calibration image ${file}: cannot be decoded (${(err as Error).message})`);
+  }
+  const out = new Float32Array(size * size * 3);
+  normaliseInto(rgb, out, 0);
+  return out;
+}
+
+export async function loadCropFolder(dir: string, size: number, count: number): Promise<{ inputs: Float32Array[]; files: string[] }> {
+  const files = spreadSample(listImageFiles(dir), count);
+  if (!files.length) throw new Error(`calibration folder ${dir}: no images (.jpg, .jpeg, .png, .webp) in it`);
+  const inputs: Float32Array[] = [];
+  for (const f of files) inputs.push(await cropFileToInput(f, size));
+  return { inputs, files };
+}
+
+/** Face crops of a data root (VOC, class folders or a flat folder), cut with the model's crop margin. */
+export async function loadDataRootFaces(root: string, size: number, margin: number, count: number): Promise<{ inputs: Float32Array[]; photos: number }> {
+  if (!fs.existsSync(root)) throw new Error(`data root ${root}: no such folder`);
+  const scanned = scanRoot({ path: root });
+  const faces = scanned.photos.flatMap((p) => p.faces.map((face) => ({ file: p.file, box: face.box })));
+  const chosen = spreadSample(faces, count);
+  if (!chosen.length) throw new Error(`data root ${root}: no faces found in it`);
+  const inputs: Float32Array[] = [];
+  const byFile = new Map<string, typeof chosen>();
+  for (const f of chosen) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+  for (const [file, list] of byFile) {
+    const image = await decodeRgb(file);
+    for (const f of list) {
+      const rect = f.box ? marginSquare(f.box, image.width, image.height, margin) : { left: 0, top: 0, width: image.width, height: image.height };
+      const out = new Float32Array(size * size * 3);
+      normaliseInto(await cropResize(image, rect, size), out, 0);
+      inputs.push(out);
+    }
+  }
+  return { inputs, photos: byFile.size };
+}

@@ -1,0 +1,68 @@
+/**
+ * Post-training int8 quantization of a float ONNX classifier, in TypeScript over the ONNX protobuf:
+ * calibrate activation ranges with ONNX Runtime, then rewrite to QDQ form (see quantize-qdq.ts).
+ */
+import { decodeModel, encodeModel } from './builder.js';
+import { calibrate } from './quantize-calibrate.js';
+import { countOps, graphOf } from './quantize-graph.js';
+import { rewriteToQdq } from './quantize-qdq.js';
+
+export { compareClassifiers, inspectOptimizedOps, summarizeKernels, classify, type Agreement } from './quantize-inspect.js';
+
+export interface QuantizeOptions {
+  method: 'minmax' | 'percentile';
+  /** For method 'percentile': the share of each tensor's values kept inside the range, in percent. */
+  percentile?: number;
+  perChannel?: true;
+  /** Node names kept in float. */
+  keepFloat?: string[];
+  /** See QdqOptions: weight storage for CPUs whose u8×s8 kernels saturate (x86 without VNNI). */
+  weightType?: 'int8' | 'uint8';
+  reduceRange?: boolean;
+}
+
+export interface QuantizeReport {
+  method: 'minmax' | 'percentile';
+  percentile?: number;
+  calibrationSamples: number;
+  perChannel: boolean;
+  weightType: 'int8' | 'uint8';
+  reduceRange: boolean;
+  tensorsQuantized: { activations: number; weights: number; biases: number };
+  foldedPads: number;
+  fusedActivations: number;
+  opsBefore: Record<string, number>;
+  opsAfter: Record<string, number>;
+  bytes: { float: number; int8: number };
+}
+
+export const DEFAULT_PERCENTILE = 99.99;
+
+export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32Array[], opts: QuantizeOptions): Promise<{ model: Uint8Array; report: QuantizeReport }> {
+  if (opts.method !== 'minmax' && opts.method !== 'percentile') throw new Error(`quantize: method must be minmax or percentile, got ${String(opts.method)}`);
+  if (!calibration.length) throw new Error('quantize: no calibration inputs');
+  const percentile = opts.method === 'percentile' ? opts.percentile ?? DEFAULT_PERCENTILE : undefined;
+  const ranges = await calibrate(floatModel, calibration, { method: opts.method, percentile });
+  const model = decodeModel(floatModel);
+  const opsBefore = countOps(graphOf(model));
+  const perChannel = opts.perChannel ?? true;
+  const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: opts.keepFloat, weightType: opts.weightType, reduceRange: opts.reduceRange });
+  const bytes = encodeModel(model);
+  return {
+    model: bytes,
+    report: {
+      method: opts.method,
+      ...(percentile !== undefined ? { percentile } : {}),
+      calibrationSamples: calibration.length,
+      perChannel,
+      weightType: opts.weightType ?? 'int8',
+      reduceRange: opts.reduceRange ?? false,
+      tensorsQuantized: { activations: result.activationTensors, weights: result.weightTensors, biases: result.biasTensors },
+      foldedPads: result.foldedPads,
+      fusedActivations: result.fusedActivations,
+      opsBefore,
+      opsAfter: countOps(graphOf(model)),
+      bytes: { float: floatModel.byteLength, int8: bytes.byteLength },
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MaskwatchConfig } from '../config/schema.js';
+import type { GpioDriver } from '../core/seams.js';
+import { createLogger } from '../core/log.js';
+import { ChardevGpio } from './gpio-chardev.js';
+import { ConsoleGpio, NullGpio } from './gpio-console.js';
+import { listSysfsChips, SysfsGpio } from './gpio-sysfs.js';
+
+const log = createLogger('gpio');
+
+type SignalsConfig = MaskwatchConfig['signals'];
+
+/** An executable by path, or found on PATH. */
+export function findExecutable(command: string, envPath = process.env.PATH ?? ''): string | null {
+  const candidates = command.includes('/') ? [command] : envPath.split(path.delimiter).filter(Boolean).map((d) => path.join(d, command));
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export function hasGpioChardev(devDir = '/dev'): boolean {
+  try {
+    return fs.readdirSync(devDir).some((n) => /^gpiochip\d+$/.test(n));
+  } catch {
+    return false;
+  }
+}
+
+/** signals.backend → a driver; auto: chardev (a /dev/gpiochip* and gpioset), else sysfs (chips under sysfsRoot), else console. */
+export function createGpioDriver(signals: SignalsConfig, opts: { devDir?: string; write?: (line: string) => void } = {}): GpioDriver {
+  const chardev = () => new ChardevGpio({ gpiosetPath: signals.gpiosetPath, chip: signals.chip, activeLow: signals.activeLow });
+  const sysfs = () => new SysfsGpio({ root: signals.sysfsRoot, chip: signals.chip, activeLow: signals.activeLow });
+  switch (signals.backend) {
+    case 'chardev':
+      return chardev();
+    case 'sysfs':
+      return sysfs();
+    case 'console':
+      return new ConsoleGpio(opts.write);
+    case 'none':
+      return new NullGpio();
+    default: {
+      if (hasGpioChardev(opts.devDir) && findExecutable(signals.gpiosetPath)) return chardev();
+      if (listSysfsChips(signals.sysfsRoot).length > 0) return sysfs();
+      log.info('no GPIO here (no /dev/gpiochip* with gpioset, no sysfs GPIO chips): lights go to the console');
+      return new ConsoleGpio(opts.write);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import type { GpioDriver } from '../core/seams.js';
+
+/** Machines without GPIO: one line per change of state, e.g. `[lights] GREEN  buzzer off`. */
+export class ConsoleGpio implements GpioDriver {
+  readonly name = 'console';
+  private state = new Map<string, boolean>();
+  private lastLine = '';
+
+  constructor(private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n')) {}
+
+  async open(lines: Record<string, number | string>): Promise<void> {
+    this.state = new Map(Object.keys(lines).map((k) => [k, false]));
+    this.lastLine = '';
+    this.print();
+  }
+
+  set(line: string, on: boolean): void {
+    if (!this.state.has(line) || this.state.get(line) === on) return;
+    this.state.set(line, on);
+    this.print();
+  }
+
+  async close(): Promise<void> {
+    this.offSync();
+    this.state.clear();
+  }
+
+  offSync(): void {
+    for (const k of this.state.keys()) this.state.set(k, false);
+    if (this.state.size > 0) this.print();
+  }
+
+  private print(): void {
+    const lights = [...this.state].filter(([k, on]) => on && k !== 'buzzer').map(([k]) => k.toUpperCase());
+    const buzzer = this.state.has('buzzer') ? `  buzzer ${this.state.get('buzzer') ? 'ON' : 'off'}` : '';
+    const line = `[lights] ${lights.length ? lights.join('+') : 'off'}${buzzer}`;
+    if (line === this.lastLine) return;
+    this.lastLine = line;
+    try {
+      this.write(line);
+    } catch {
+      /* stdout gone: nothing to tell */
+    }
+  }
+}
+
+/** signals.backend = none: lines exist for nobody. */
+export class NullGpio implements GpioDriver {
+  readonly name = 'none';
+  async open(): Promise<void> {}
+  set(): void {}
+  async close(): Promise<void> {}
+  offSync(): void {}
+}

@@ -1,0 +1,65 @@
+import { writeFileAtomic } from '../core/files.js';
+import { readModelCard, verifiedModelFile, ModelError } from '../vision/model-card.js';
+import { loadLabelledData, samplesIn } from './data.js';
+import { parseDataSpec } from './datasets.js';
+import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';
+import { rounded } from './model-dir.js';
+import { evaluationPng } from './plots.js';
+import { DEFAULT_SPLIT, SPLITS, type SplitName, type SplitOptions } from './split.js';
+
+/**
+ * `maskwatch eval`: a model folder's ONNX classifier on labelled faces – by default its own held-out split,
+ * recomputed from the data roots and split settings in its card; or every face of other data roots.
+ */
+export interface EvalOptions {
+  model: string;
+  data?: string[];
+  split: SplitName;
+  minFace: number;
+  precision: 'float' | 'int8';
+  json?: string;
+  png?: string;
+  cacheDir: string;
+  progress: boolean;
+}
+
+export interface EvalReport {
+  model: string;
+  precision: 'float' | 'int8';
+  data: string[];
+  split: SplitName | 'all';
+  minFace: number;
+  result: EvaluationResult;
+}
+
+interface CardTraining {
+  data?: Array<{ root: string }>;
+  split?: { seed: number; fractions: [number, number, number]; duplicateDistance: number };
+}
+
+export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
+  if (!SPLITS.includes(opts.split)) throw new Error(`--split: must be one of ${SPLITS.join(', ')}, got ${opts.split}`);
+  const card = readModelCard(opts.model);
+  const onnx = verifiedModelFile(opts.model, card, opts.precision);
+  const training = (card.training ?? {}) as CardTraining;
+  let roots: string[];
+  let split: SplitOptions = DEFAULT_SPLIT;
+  if (opts.data?.length) roots = opts.data;
+  else {
+    if (!training.data?.length || !training.split) throw new ModelError(`model ${opts.model}: its card names no training data, so give --data ROOT`);
+    roots = training.data.map((d) => d.root);
+    split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
+  }
+  const data = await loadLabelledData(roots.map(parseDataSpec), split, opts.cacheDir);
+  const samples = opts.data?.length ? data.samples : samplesIn(data, opts.split);
+  if (!samples.length) throw new Error(`no faces to evaluate in ${roots.join(', ')}`);
+  const run = await classifySamples(onnx, samples, { margin: card.cropMargin, inputSize: card.input.width, progress: opts.progress, title: 'eval' });
+  const result = scoreRun(samples, run, opts.minFace);
+  const report: EvalReport = { model: card.name, precision: opts.precision, data: roots, split: opts.data?.length ? 'all' : opts.split, minFace: opts.minFace, result };
+  if (opts.json) writeFileAtomic(opts.json, JSON.stringify(rounded(report), null, 2) + '\n');
+  if (opts.png) {
+    const title = `${card.name} (${opts.precision}): ${report.split === 'all' ? 'all faces of ' + roots.join(', ') : report.split + ' split'}`;
+    writeFileAtomic(opts.png, await evaluationPng(title, result.all, result.large, opts.minFace));
+  }
+  return report;
+}

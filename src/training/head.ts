@@ -1,0 +1,145 @@
+import type * as TF from '@tensorflow/tfjs';
+import { createLogger } from '../core/log.js';
+import { LABELS } from '../core/types.js';
+import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
+import { createProgressBar } from './progress.js';
+import { createRng, shuffleInPlace } from './rng.js';
+
+/**
+ * Fits the classifier head (Dense 128 relu → Dropout 0.5 → Dense 3 softmax) on cached base features:
+ * Adam, class-weighted cross-entropy, seeded shuffling and initialisation, early stopping on validation
+ * macro-F1 with the best epoch's weights kept.
+ */
+const log = createLogger('train');
+
+/** @tensorflow/tfjs, with the tfjs-node backend when a user has installed it (it is optional and not a dependency). */
+export async function loadTf(): Promise<typeof TF> {
+  try {
+    const nodeBackend = '@tensorflow/tfjs-node';
+    await import(nodeBackend);
+    log.info('using @tensorflow/tfjs-node');
+  } catch {
+    /* pure JS backend */
+  }
+  return import('@tensorflow/tfjs');
+}
+
+export interface FeatureSet {
+  x: Float32Array[];
+  y: number[];
+}
+
+export interface HeadTrainOptions {
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Epochs without a better validation macro-F1 before stopping. */
+  patience: number;
+  classWeights: number[];
+  hidden: number;
+  dropout: number;
+  progress?: boolean;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  valLoss: number;
+  valMacroF1: number;
+}
+
+export interface HeadTrainResult {
+  head: TF.LayersModel;
+  bestEpoch: number;
+  epochsRun: number;
+  history: EpochRecord[];
+  seconds: number;
+}
+
+function stack(tf: typeof TF, rows: Float32Array[], idx: number[]): TF.Tensor2D {
+  const dim = rows[0].length;
+  const data = new Float32Array(idx.length * dim);
+  idx.forEach((r, i) => data.set(rows[r], i * dim));
+  return tf.tensor2d(data, [idx.length, dim]);
+}
+
+/** Class probabilities of a model for rows of features. */
+export function predictRows(tf: typeof TF, model: TF.LayersModel, rows: Float32Array[], batch = 512): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let b = 0; b < rows.length; b += batch) {
+    const idx = Array.from({ length: Math.min(batch, rows.length - b) }, (_, i) => b + i);
+    const probs = tf.tidy(() => (model.predict(stack(tf, rows, idx)) as TF.Tensor).dataSync() as Float32Array);
+    const k = probs.length / idx.length;
+    for (let i = 0; i < idx.length; i++) out.push(probs.slice(i * k, (i + 1) * k));
+  }
+  return out;
+}
+
+export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTrainOptions): Promise<HeadTrainResult> {
+  const tf = await loadTf();
+  const { buildHead } = await import('./mobilenet.js');
+  const started = Date.now();
+  const k = LABELS.length;
+  const dim = train.x[0].length;
+  const head = buildHead(dim, { hidden: opts.hidden, dropout: opts.dropout, classes: k, seed: opts.seed });
+  // Weighted cross-entropy: the one-hot target scaled by its class weight gives −w_c · log p_c.
+  const weightedCe = (yTrue: TF.Tensor, yPred: TF.Tensor) => tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred));
+  head.compile({ optimizer: tf.train.adam(opts.learningRate), loss: weightedCe });
+
+  const weighted = (y: number[], idx: number[]) => {
+    const t = new Float32Array(idx.length * k);
+    idx.forEach((r, i) => (t[i * k + y[r]] = opts.classWeights[y[r]]));
+    return tf.tensor2d(t, [idx.length, k]);
+  };
+  const rng = createRng(opts.seed);
+  const order = train.x.map((_, i) => i);
+  const valIdx = val.x.map((_, i) => i);
+  const xVal = stack(tf, val.x, valIdx);
+  const history: EpochRecord[] = [];
+  let best = { f1: -1, epoch: 0, weights: [] as TF.Tensor[] };
+  const bar = opts.progress === false ? null : createProgressBar('head', '{bar} epoch {value}/{total} | loss {loss} | val loss {vloss} | val macro-F1 {vf1} | ETA {eta_formatted}');
+  bar?.start(opts.epochs, 0, { loss: '-', vloss: '-', vf1: '-' });
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      shuffleInPlace(order, rng);
+      let lossSum = 0;
+      let batches = 0;
+      for (let b = 0; b < order.length; b += opts.batchSize) {
+        const idx = order.slice(b, b + opts.batchSize);
+        const xb = stack(tf, train.x, idx);
+        const yb = weighted(train.y, idx);
+        const loss = (await head.trainOnBatch(xb, yb)) as number;
+        xb.dispose();
+        yb.dispose();
+        lossSum += loss;
+        batches++;
+      }
+      const { valLoss, predicted } = tf.tidy(() => {
+        const p = head.predict(xVal) as TF.Tensor2D;
+        const probs = p.arraySync();
+        const yv = tf.oneHot(tf.tensor1d(val.y, 'int32'), k).toFloat();
+        return { valLoss: tf.mean(tf.metrics.categoricalCrossentropy(yv, p)).dataSync()[0], predicted: probs.map(argmax) };
+      });
+      const valMacroF1 = metricsFromConfusion(confusionOf(val.y, predicted)).macroF1;
+      const record = { epoch, loss: lossSum / Math.max(1, batches), valLoss, valMacroF1 };
+      history.push(record);
+      if (valMacroF1 > best.f1 + 1e-9) {
+        best.weights.forEach((w) => w.dispose());
+        best = { f1: valMacroF1, epoch, weights: head.getWeights().map((w) => w.clone()) };
+      }
+      bar?.update(epoch, { loss: record.loss.toFixed(4), vloss: valLoss.toFixed(4), vf1: valMacroF1.toFixed(3) });
+      if (bar === null || !process.stderr.isTTY)
+        log.info(`epoch ${epoch}: loss ${record.loss.toFixed(4)}, val loss ${valLoss.toFixed(4)}, val macro-F1 ${valMacroF1.toFixed(3)}`);
+      if (epoch - best.epoch >= opts.patience) break;
+    }
+  } finally {
+    bar?.stop();
+    xVal.dispose();
+  }
+  head.setWeights(best.weights);
+  best.weights.forEach((w) => w.dispose());
+  const seconds = (Date.now() - started) / 1000;
+  log.info(`head: best validation macro-F1 ${best.f1.toFixed(3)} at epoch ${best.epoch} of ${history.length} (${seconds.toFixed(1)} s)`);
+  return { head, bestEpoch: best.epoch, epochsRun: history.length, history, seconds };
+}

@@ -1,0 +1,171 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type * as TF from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../core/files.js';
+import { createLogger } from '../core/log.js';
+import { LABELS } from '../core/types.js';
+import { fileEntry, writeModelCard, type ModelCard } from '../vision/model-card.js';
+import { sampleCrop } from './augment.js';
+import { loadBaseModel, type BaseInfo } from './base.js';
+import { decodeRgb, normaliseInto } from './crop.js';
+import { classifySamples, compareRuns, scoreRun, type EvaluationResult } from './evaluate.js';
+import type { Metrics } from './metrics.js';
+import type { TrainOptions } from './options.js';
+import type { FaceSample } from './photos.js';
+import { evaluationPng } from './plots.js';
+import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
+
+/**
+ * Assembles the full classifier (base + trained head), exports it to ONNX, checks ONNX Runtime against TF.js,
+ * evaluates it on validation and test, quantizes it when the quantizer is there, and writes the model folder:
+ * all into a temporary sibling folder that is renamed into place at the end, so there is never a half-written one.
+ */
+const log = createLogger('train');
+const MAX_EXPORT_DIFF = 1e-4;
+
+export interface ModelDirInput {
+  out: string;
+  name: string;
+  opts: TrainOptions;
+  base: BaseInfo;
+  head: TF.LayersModel;
+  validation: FaceSample[];
+  test: FaceSample[];
+  calibrationPool: FaceSample[];
+  training: Record<string, unknown>;
+  started: number;
+}
+
+export interface ModelDirResult {
+  card: ModelCard;
+  validation: EvaluationResult;
+  test: EvaluationResult;
+  exportMaxDiff: number;
+  int8: ReturnType<typeof compareRuns> | null;
+}
+
+type Quantizer = (floatModel: Uint8Array, calibration: Float32Array[], opts: { method: 'minmax' | 'percentile' }) => Promise<{ model: Uint8Array; report: Record<string, unknown> }>;
+
+async function loadQuantizer(): Promise<Quantizer | null> {
+  const modulePath = '../onnx/quantize.js';
+  try {
+    const mod = (await import(modulePath)) as { quantizeOnnx?: Quantizer };
+    return mod.quantizeOnnx ?? null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** Rounds every number in a metrics object to 4 decimals for a readable card. */
+export function rounded<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(4)) : v))) as T;
+}
+
+function summary(r: EvaluationResult): { all: Metrics; minFace: number; large: Metrics } {
+  return rounded({ all: r.all, minFace: r.minFace, large: r.large });
+}
+
+async function calibrationSet(pool: FaceSample[], count: number, seed: number, margin: number, size: number): Promise<Float32Array[]> {
+  const picked = shuffleInPlace([...pool], createRng(deriveSeed(seed, 'calibration'))).slice(0, count);
+  const out: Float32Array[] = [];
+  for (const s of picked) {
+    const rgb = await sampleCrop(s, await decodeRgb(s.file), margin, size, 0);
+    const x = new Float32Array(size * size * 3);
+    normaliseInto(rgb, x, 0);
+    out.push(x);
+  }
+  return out;
+}
+
+export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResult> {
+  const { opts, base } = input;
+  const { buildClassifier, copyHeadWeights } = await import('./mobilenet.js');
+  const { layersModelToOnnx } = await import('../onnx/layers-export.js');
+  const { checkOnnxAgainstTfjs } = await import('../onnx/export-check.js');
+  const { saveLayersModelToDir } = await import('../onnx/layers-model-dir.js');
+
+  const baseModel = await loadBaseModel(base);
+  const classifier = buildClassifier(baseModel, { inputSize: opts.inputSize, hidden: opts.hidden, dropout: opts.dropout, classes: LABELS.length, seed: opts.seed });
+  copyHeadWeights(input.head, classifier);
+  const floatBytes = layersModelToOnnx(classifier, { name: input.name, inputName: 'input', outputName: 'probs' });
+  const check = await checkOnnxAgainstTfjs(classifier, floatBytes, 2, opts.seed);
+  if (!(check.maxAbsDiff <= MAX_EXPORT_DIFF)) throw new Error(`export check: ONNX Runtime and TF.js differ by ${check.maxAbsDiff.toExponential(2)} (> ${MAX_EXPORT_DIFF}); model not written`);
+  log.info(`export check: max |ONNX − TF.js| = ${check.maxAbsDiff.toExponential(2)} on 2 random inputs`);
+
+  const out = path.resolve(input.out);
+  const tmp = `${out}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    writeFileAtomic(path.join(tmp, 'classifier.onnx'), floatBytes);
+    await saveLayersModelToDir(classifier, path.join(tmp, 'tfjs'));
+    const evalOpts = { margin: opts.margin, inputSize: opts.inputSize, progress: opts.progress };
+    const valRun = await classifySamples(floatBytes, input.validation, { ...evalOpts, title: 'validation' });
+    const testRun = await classifySamples(floatBytes, input.test, { ...evalOpts, title: 'test' });
+    const validation = scoreRun(input.validation, valRun, opts.minFace);
+    const test = scoreRun(input.test, testRun, opts.minFace);
+
+    let int8: ReturnType<typeof compareRuns> | null = null;
+    let quantization: Record<string, unknown> | undefined;
+    const quantize = opts.quantize ? await loadQuantizer() : null;
+    if (!opts.quantize) log.info('quantization: turned off');
+    else if (!quantize) log.info('quantization: src/onnx/quantize.ts not available yet; no int8 model written');
+    else {
+      const calibration = await calibrationSet(input.calibrationPool, opts.calibrationCount, opts.seed, opts.margin, opts.inputSize);
+      const q = await quantize(floatBytes, calibration, { method: 'percentile' });
+      writeFileAtomic(path.join(tmp, 'classifier.int8.onnx'), q.model);
+      const int8Run = await classifySamples(q.model, input.test, { ...evalOpts, title: 'test int8' });
+      int8 = compareRuns(input.test, testRun, int8Run, opts.minFace);
+      quantization = { method: 'percentile', calibrationCrops: calibration.length, report: q.report, test: rounded({ ...int8, int8: undefined }) };
+      log.info(`int8: ${int8.labelAgreementPct.toFixed(2)} % same labels as float on test, macro-F1 delta ${int8.macroF1Delta.toFixed(4)}`);
+    }
+
+    const evalJson = {
+      model: input.name,
+      split: 'test',
+      precision: 'float',
+      minFace: opts.minFace,
+      test: summary(test),
+      validation: summary(validation),
+      int8: int8 ? rounded({ labelAgreementPct: int8.labelAgreementPct, macroF1Delta: int8.macroF1Delta, macroF1DeltaLarge: int8.macroF1DeltaLarge, test: summary(int8.int8) }) : null,
+    };
+    writeFileAtomic(path.join(tmp, 'eval.json'), JSON.stringify(evalJson, null, 2) + '\n');
+    writeFileAtomic(path.join(tmp, 'eval.png'), await evaluationPng(`${input.name}: held-out test split (float)`, test.all, test.large, opts.minFace));
+
+    const card: ModelCard = {
+      name: input.name,
+      created: new Date().toISOString(),
+      labels: [...LABELS],
+      input: { width: opts.inputSize, height: opts.inputSize, channels: 3, layout: 'NHWC', normalization: 'x/127.5-1', inputName: 'input', outputName: 'probs' },
+      cropMargin: opts.margin,
+      architecture: `MobileNetV2 (alpha ${base.alpha}, frozen ImageNet base) → AveragePooling2D(${opts.inputSize / 32}×${opts.inputSize / 32}) → Flatten → Dense(${opts.hidden}, relu) → Dropout(${opts.dropout}) → Dense(3, softmax)`,
+      base: { name: base.name, alpha: base.alpha, sha256: base.weightsSha256, licence: base.licence },
+      files: {
+        float: fileEntry(tmp, 'classifier.onnx'),
+        ...(int8 ? { int8: fileEntry(tmp, 'classifier.int8.onnx') } : {}),
+        tfjs: fileEntry(tmp, 'tfjs/model.json'),
+      },
+      training: { ...input.training, tfjsWeights: fileEntry(tmp, 'tfjs/weights.bin'), exportCheckMaxAbsDiff: check.maxAbsDiff, seconds: Math.round((Date.now() - input.started) / 1000) },
+      metrics: { minFace: opts.minFace, validation: summary(validation), test: summary(test), ...(int8 ? { testInt8: summary(int8.int8) } : {}) },
+      ...(quantization ? { quantization } : {}),
+      licence: 'MIT (trained on the CC0 Kaggle Face Mask Detection set and MIT-licensed face crops; base weights Apache-2.0)',
+    };
+    writeModelCard(tmp, card);
+    const old = `${out}.old-${process.pid}`;
+    if (fs.existsSync(out)) fs.renameSync(out, old);
+    fs.renameSync(tmp, out);
+    fs.rmSync(old, { recursive: true, force: true });
+    return { card, validation, test, exportMaxDiff: check.maxAbsDiff, int8 };
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  } finally {
+    try {
+      classifier.dispose();
+    } catch {
+      /* already disposed */
+    }
+  }
+}

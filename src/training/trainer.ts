@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { labelIndex } from '../core/labels.js';
+import { createLogger } from '../core/log.js';
+import { LABELS, type Label } from '../core/types.js';
+import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
+import { resolveBase, type BaseInfo } from './base.js';
+import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from './data.js';
+import { parseDataSpec } from './datasets.js';
+import { extractFeatures, type FeatureJob } from './features.js';
+import { trainHead, type HeadTrainResult } from './head.js';
+import { writeModelDir, type ModelDirResult } from './model-dir.js';
+import type { TrainOptions } from './options.js';
+import type { FaceSample } from './photos.js';
+import { readSynthetic, type SyntheticResult } from './synthetic.js';
+
+/**
+ * `maskwatch train`: data → split by photo → (synthetic crops for training) → augmented copies + oversampled
+ * minority → cached base features (ONNX Runtime) → head (TF.js) → full classifier → ONNX (+ int8) → model dir.
+ */
+const log = createLogger('train');
+
+export interface TrainingPlan {
+  jobs: FeatureJob[];
+  /** Crops per label after augmentation and oversampling. */
+  counts: Record<Label, number>;
+  copiesPerCrop: Record<Label, number>;
+}
+
+/** Every training crop k = 0..augment, and minority classes topped up with more augmented copies. */
+export function planTrainingJobs(train: FaceSample[], opts: Pick<TrainOptions, 'augment' | 'balance' | 'maxCopies'>): TrainingPlan {
+  const perLabel = countByLabel(train);
+  const base = opts.augment + 1;
+  const largest = Math.max(...LABELS.map((l) => perLabel[l] * base));
+  const copiesPerCrop = {} as Record<Label, number>;
+  for (const l of LABELS) {
+    const wanted = perLabel[l] ? Math.ceil((opts.balance * largest) / perLabel[l]) : base;
+    copiesPerCrop[l] = Math.max(base, Math.min(Math.max(base, opts.maxCopies), wanted));
+  }
+  const jobs: FeatureJob[] = [];
+  for (const sample of train) for (let k = 0; k < copiesPerCrop[sample.label]; k++) jobs.push({ sample, aug: k });
+  const counts = Object.fromEntries(LABELS.map((l) => [l, perLabel[l] * copiesPerCrop[l]])) as Record<Label, number>;
+  return { jobs, counts, copiesPerCrop };
+}
+
+/** sklearn's "balanced" weights: n / (classes · n_c), on the crops actually trained on. */
+export function balancedClassWeights(counts: Record<Label, number>): number[] {
+  const n = LABELS.reduce((a, l) => a + counts[l], 0);
+  return LABELS.map((l) => (counts[l] ? n / (LABELS.length * counts[l]) : 1));
+}
+
+export interface TrainingOutcome {
+  out: string;
+  data: LabelledData;
+  synthetic: SyntheticResult | null;
+  head: HeadTrainResult;
+  model: ModelDirResult;
+  seconds: number;
+}
+
+export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> {
+  const started = Date.now();
+  const specs = opts.data.map(parseDataSpec);
+  const splitOptions = { seed: opts.seed, fractions: opts.split, duplicateDistance: opts.duplicateDistance };
+  const data = await loadLabelledData(specs, splitOptions, opts.cacheDir);
+  const perSplit = countsPerSplit(data);
+  log.info(`faces per split: ${JSON.stringify(perSplit)} (${data.duplicateGroups} duplicate groups kept together)`);
+  const train = samplesIn(data, 'train');
+  const validation = samplesIn(data, 'validation');
+  const test = samplesIn(data, 'test');
+  if (!train.length || !validation.length) throw new Error('the split left no training or no validation faces; give more data');
+
+  const synthetic = opts.synthDir ? await readSynthetic(opts.synthDir, data.splitOf, opts.cacheDir) : null;
+  const trainAll = synthetic ? train.concat(synthetic.samples) : train;
+  const plan = planTrainingJobs(trainAll, opts);
+  const classWeights = balancedClassWeights(plan.counts);
+  log.info(`training crops after augmentation: ${JSON.stringify(plan.counts)}; copies per crop ${JSON.stringify(plan.copiesPerCrop)}; class weights ${classWeights.map((w) => w.toFixed(3)).join(', ')}`);
+
+  const base: BaseInfo = await resolveBase(opts.base, opts.inputSize, opts.cacheDir);
+  const featureOpts = { baseOnnx: base.onnx, baseSha256: base.onnxSha256, inputSize: opts.inputSize, margin: opts.margin, cacheDir: opts.cacheDir, progress: opts.progress };
+  const trainX = await extractFeatures(plan.jobs, featureOpts);
+  const valX = await extractFeatures(validation.map((sample) => ({ sample, aug: 0 })), featureOpts);
+
+  const head = await trainHead(
+    { x: trainX, y: plan.jobs.map((j) => labelIndex(j.sample.label)) },
+    { x: valX, y: validation.map((s) => labelIndex(s.label)) },
+    {
+      seed: opts.seed,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      learningRate: opts.learningRate,
+      patience: opts.patience,
+      classWeights,
+      hidden: opts.hidden,
+      dropout: opts.dropout,
+      progress: opts.progress,
+    },
+  );
+
+  const training = {
+    data: data.roots.map((r) => ({ root: r.label ? `${r.path}=${r.label}` : r.path, kind: r.kind, photos: r.photos, skipped: r.skipped })),
+    badPictures: data.badPictures,
+    split: { seed: opts.seed, fractions: opts.split, by: 'photo, stratified by the rarest label in the photo', duplicateDistance: opts.duplicateDistance, duplicateGroups: data.duplicateGroups },
+    counts: perSplit,
+    countsMinFace: { minFace: opts.minFace, ...countsPerSplit(data, opts.minFace) },
+    synthetic: synthetic
+      ? {
+          dir: opts.synthDir,
+          used: countByLabel(synthetic.samples),
+          offered: synthetic.offered,
+          droppedHeldOutSource: synthetic.droppedHeldOutSource,
+          droppedUnknownSource: synthetic.droppedUnknownSource,
+          droppedBad: synthetic.droppedBad,
+        }
+      : null,
+    augmentation: { version: AUGMENT_VERSION, copiesPerCrop: plan.copiesPerCrop, trainedCrops: plan.counts, recipe: AUGMENT_RECIPE, tool: 'sharp' },
+    classWeights: Object.fromEntries(LABELS.map((l, i) => [l, Number(classWeights[i].toFixed(4))])),
+    head: { hidden: opts.hidden, dropout: opts.dropout, optimizer: 'adam', learningRate: opts.learningRate, batchSize: opts.batchSize },
+    epochs: { max: opts.epochs, run: head.epochsRun, best: head.bestEpoch, patience: opts.patience, earlyStopping: 'validation macro-F1' },
+    history: head.history.map((h) => ({ epoch: h.epoch, loss: +h.loss.toFixed(5), valLoss: +h.valLoss.toFixed(5), valMacroF1: +h.valMacroF1.toFixed(4) })),
+    seed: opts.seed,
+    headSeconds: +head.seconds.toFixed(1),
+  };
+  const model = await writeModelDir({
+    out: opts.out,
+    name: opts.name || path.basename(opts.out),
+    opts,
+    base,
+    head: head.head,
+    validation,
+    test,
+    calibrationPool: train,
+    training,
+    started,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  log.info(`model ${opts.out} written in ${seconds.toFixed(0)} s`);
+  return { out: opts.out, data, synthetic, head, model, seconds };
+}

@@ -1,0 +1,42 @@
+/** Draws classified faces on a picture (SVG overlay composited by sharp): green mask, red no_mask, amber mask_incorrect. */
+import type { Box, Label, Probs } from '../core/types.js';
+import type { RgbImage } from './image-ops.js';
+
+export const LABEL_COLOURS: Record<Label, string> = { mask: '#1db954', no_mask: '#e5322d', mask_incorrect: '#f5a623' };
+
+export interface AnnotatedFace {
+  box: Box;
+  label: Label;
+  score: number;
+  probs?: Probs;
+}
+
+export function overlaySvg(width: number, height: number, faces: AnnotatedFace[]): string {
+  const stroke = Math.max(2, Math.round(Math.min(width, height) / 250));
+  const font = Math.max(12, Math.round(Math.min(width, height) / 40));
+  const parts = faces.map((f) => {
+    const c = LABEL_COLOURS[f.label];
+    const text = `${f.label} ${(f.score * 100).toFixed(0)}%`;
+    const tw = Math.round(text.length * font * 0.6) + 8;
+    const ty = f.box.y - font - 6 >= 0 ? f.box.y - font - 6 : f.box.y + f.box.h;
+    return (
+      `<rect x="${f.box.x.toFixed(1)}" y="${f.box.y.toFixed(1)}" width="${f.box.w.toFixed(1)}" height="${f.box.h.toFixed(1)}" fill="none" stroke="${c}" stroke-width="${stroke}"/>` +
+      `<rect x="${f.box.x.toFixed(1)}" y="${ty.toFixed(1)}" width="${tw}" height="${font + 6}" fill="${c}"/>` +
+      `<text x="${(f.box.x + 4).toFixed(1)}" y="${(ty + font).toFixed(1)}" font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#fff">${escapeXml(text)}</text>`
+    );
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
+}
+
+/** The picture with its faces drawn, as JPEG. */
+export async function annotateToJpeg(image: RgbImage, faces: AnnotatedFace[], quality = 85): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  return sharp(Buffer.from(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .composite([{ input: Buffer.from(overlaySvg(image.width, image.height, faces)), top: 0, left: 0 }])
+    .jpeg({ quality })
+    .toBuffer();
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}

@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IouTracker, iou } from '../src/decision/tracker.js';
+import type { Box, ClassifiedFace, Label, Probs } from '../src/core/types.js';
+
+const OPTS = { iouThreshold: 0.3, window: 5, minFrames: 3, confidence: 0.6, lostAfterMs: 1000 };
+
+function probs(label: Label, p: number): Probs {
+  const rest = (1 - p) / 2;
+  return { mask: rest, no_mask: rest, mask_incorrect: rest, [label]: p } as Probs;
+}
+
+function face(box: Box, label: Label, p = 0.9): ClassifiedFace {
+  const pr = probs(label, p);
+  return { box, score: pr[label], keypoints: [], label, probs: pr };
+}
+
+const at = (x: number, y = 100, s = 100): Box => ({ x, y, w: s, h: s });
+
+test('iou of boxes', () => {
+  assert.equal(iou(at(0), at(0)), 1);
+  assert.equal(iou(at(0), at(200)), 0);
+  assert.ok(Math.abs(iou(at(0), at(50)) - 50 / 150) < 1e-9);
+});
+
+test('one person: decided once after minFrames, with the median label, never again', () => {
+  const t = new IouTracker(OPTS);
+  const seen = [];
+  for (let i = 0; i < 10; i++) {
+    const u = t.update(i * 100, [face(at(100 + i * 5), 'no_mask', 0.8)]);
+    seen.push(u.decided.length);
+    assert.equal(u.inView, 1);
+    assert.equal(u.showing, i >= 2 ? 'no_mask' : null);
+    if (u.decided.length) {
+      const d = u.decided[0];
+      assert.equal(d.label, 'no_mask');
+      assert.equal(d.frames, 3);
+      assert.equal(d.firstSeenAt, 0);
+      assert.equal(d.decidedAt, 200);
+      assert.equal(d.durationMs, 200);
+      assert.ok(Math.abs(d.score - 0.8) < 1e-9);
+    }
+  }
+  assert.deepEqual(seen, [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+});
+
+test('the median ignores a single wild score; no decision while the median is below confidence', () => {
+  const t = new IouTracker(OPTS);
+  // mask, mask, a wild no_mask, mask → decided mask on the 4th frame only if the median says so
+  const seq: Array<[Label, number]> = [
+    ['mask', 0.9],
+    ['no_mask', 0.95],
+    ['mask', 0.85],
+  ];
+  let decided = null;
+  seq.forEach(([l, p], i) => {
+    const u = t.update(i * 100, [face(at(100), l, p)]);
+    if (u.decided.length) decided = u.decided[0];
+  });
+  assert.ok(decided);
+  assert.equal((decided as { label: Label }).label, 'mask');
+
+  const unsure = new IouTracker(OPTS);
+  for (let i = 0; i < 8; i++) assert.equal(unsure.update(i * 100, [face(at(100), 'mask', 0.5)]).decided.length, 0);
+});
+
+test('a person unseen for lostAfterMs ends; coming back is a new track and a new decision', () => {
+  const t = new IouTracker(OPTS);
+  const decisions = [];
+  for (let i = 0; i < 4; i++) decisions.push(...t.update(i * 100, [face(at(100), 'mask')]).decided);
+  let u = t.update(900, []);
+  assert.equal(u.inView, 1, 'a short gap keeps the track');
+  assert.equal(u.showing, 'mask');
+  u = t.update(1400, []);
+  assert.equal(u.inView, 0);
+  assert.equal(u.showing, null);
+  for (let i = 0; i < 4; i++) decisions.push(...t.update(2000 + i * 100, [face(at(100), 'mask')]).decided);
+  assert.equal(decisions.length, 2);
+  assert.notEqual(decisions[0].trackId, decisions[1].trackId);
+});
+
+test('a missed frame within lostAfterMs continues the same track', () => {
+  const t = new IouTracker(OPTS);
+  const d = [];
+  d.push(...t.update(0, [face(at(100), 'no_mask')]).decided);
+  d.push(...t.update(100, []).decided);
+  d.push(...t.update(200, [face(at(105), 'no_mask')]).decided);
+  d.push(...t.update(300, [face(at(110), 'no_mask')]).decided);
+  assert.equal(d.length, 1);
+  assert.equal(d[0].frames, 3);
+});
+
+test('two people: matched by overlap, each decided once; showing is the most severe', () => {
+  const t = new IouTracker(OPTS);
+  const all = [];
+  let u;
+  for (let i = 0; i < 5; i++) {
+    // listed in swapped order every other frame: matching must not depend on order
+    const a = face(at(50 + i * 3), 'mask');
+    const b = face(at(400 - i * 3), 'mask_incorrect');
+    u = t.update(i * 100, i % 2 ? [b, a] : [a, b]);
+    all.push(...u.decided);
+  }
+  assert.equal(all.length, 2);
+  assert.deepEqual(all.map((d) => d.label).sort(), ['mask', 'mask_incorrect']);
+  assert.equal(u!.inView, 2);
+  assert.equal(u!.showing, 'mask_incorrect');
+  for (let i = 5; i < 9; i++) all.push(...t.update(i * 100, [face(at(50), 'mask'), face(at(400), 'mask_incorrect'), face(at(250, 300), 'no_mask')]).decided);
+  assert.equal(all.length, 3);
+  assert.equal(t.update(900, [face(at(250, 300), 'no_mask')]).showing, 'no_mask');
+});
+
+test('a fast move with no overlap continues the track by centroid distance', () => {
+  const t = new IouTracker(OPTS);
+  const d = [];
+  d.push(...t.update(0, [face(at(100), 'no_mask')]).decided);
+  d.push(...t.update(100, [face(at(190), 'no_mask')]).decided); // IoU ≈ 0.05, centre 90 px away
+  d.push(...t.update(200, [face(at(280), 'no_mask')]).decided);
+  assert.equal(d.length, 1);
+  assert.equal(d[0].frames, 3);
+  // far away and a different size: a new person
+  const u = t.update(300, [face(at(280), 'no_mask'), face({ x: 10, y: 400, w: 30, h: 30 }, 'mask')]);
+  assert.equal(u.inView, 2);
+});
+
+test('reset forgets every track', () => {
+  const t = new IouTracker(OPTS);
+  for (let i = 0; i < 3; i++) t.update(i * 100, [face(at(100), 'mask')]);
+  t.reset();
+  const u = t.update(300, [face(at(100), 'mask')]);
+  assert.equal(u.inView, 1);
+  assert.equal(u.showing, null);
+});

@@ -1,0 +1,147 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { decodeModel } from '../src/onnx/builder.js';
+import { layersModelToOnnx, UnsupportedLayerError } from '../src/onnx/layers-export.js';
+import { loadLayersModelFromDir, saveLayersModelToDir, LayersModelDirError } from '../src/onnx/layers-model-dir.js';
+import { checkOnnxAgainstTfjs } from '../src/onnx/export-check.js';
+import { featureExtractor, writeBaseFeaturesOnnx } from '../src/onnx/base-features.js';
+import { buildClassifier, buildHead, buildMobileNetV2, copyHeadWeights } from '../src/training/mobilenet.js';
+import { randomizeBatchNorm, randomizeDense } from './helpers/tfjs-models.js';
+
+const BASE_DIR = 'models/mobilenet_v2_0.35_224';
+const HEAD = { hidden: 128, dropout: 0.5, classes: 3 };
+
+before(async () => {
+  await tf.setBackend('cpu');
+});
+
+function opTypes(bytes: Uint8Array): string[] {
+  return decodeModel(bytes).graph!.node!.map((n) => n.opType!);
+}
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-export-'));
+}
+
+test('full 0.35/224 classifier with a random head: ONNX Runtime matches TF.js to 1e-4', async () => {
+  const base = await loadLayersModelFromDir(BASE_DIR);
+  const clf = buildClassifier(base, { inputSize: 224, ...HEAD, seed: 3 });
+  const bytes = layersModelToOnnx(clf);
+  const check = await checkOnnxAgainstTfjs(clf, bytes, 2, 5);
+  assert.deepEqual(check.outputShape, [2, 3]);
+  assert.ok(check.maxAbsDiff <= 1e-4, `max abs diff ${check.maxAbsDiff}`);
+  const ops = opTypes(bytes);
+  assert.equal(ops.filter((o) => o === 'Conv').length, 52, 'one Conv per conv layer');
+  assert.ok(!ops.includes('BatchNormalization') && !ops.includes('Pad'), `BN and ZeroPadding are folded: ${[...new Set(ops)].join(',')}`);
+  const g = decodeModel(bytes).graph!;
+  assert.equal(g.input![0]!.name, 'input');
+  assert.equal(g.output![0]!.name, 'probs');
+});
+
+test('tiny MobileNetV2 with random BN statistics: folding keeps ONNX equal to TF.js (even and odd input sizes)', async () => {
+  for (const size of [96, 97]) {
+    const base = buildMobileNetV2(0.35, size, 2);
+    randomizeBatchNorm(base, size);
+    const clf = buildClassifier(base, { inputSize: size, ...HEAD, seed: 4 });
+    const x = tf.randomUniform([1, size, size, 3], -1, 1, 'float32', 9);
+    const probs = (clf.predict(x) as tf.Tensor).dataSync();
+    assert.ok(Math.max(...probs) < 0.99 && Math.max(...probs) - Math.min(...probs) > 1e-3, `output not degenerate: ${[...probs]}`);
+    const check = await checkOnnxAgainstTfjs(clf, layersModelToOnnx(clf), 2, 21);
+    assert.ok(check.maxAbsDiff <= 1e-4, `input ${size}: max abs diff ${check.maxAbsDiff}`);
+    // The base's own 4×4×1280 (3×3×1280 at 96) map, NHWC out, catches layout errors a pooled output could hide.
+    const raw = await checkOnnxAgainstTfjs(base, layersModelToOnnx(base, { outputName: 'map' }), 1, 22);
+    assert.ok(raw.maxAbsDiff <= 1e-4, `input ${size} feature map: max abs diff ${raw.maxAbsDiff}`);
+  }
+});
+
+test('assorted layers: asymmetric same padding, standalone BN, spatial Flatten, Rescaling, activations', async () => {
+  const input = tf.input({ shape: [12, 12, 3] });
+  let x = tf.layers.rescaling({ scale: 0.5, offset: 0.1 }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', depthMultiplier: 2, useBias: true }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu6' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+  const side = tf.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: 'same' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.add({}).apply([x, side]) as tf.SymbolicTensor;
+  x = tf.layers.flatten({}).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 5 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: 0.3 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: x });
+  randomizeBatchNorm(model, 3);
+  randomizeDense(model, 0.3);
+  const bytes = layersModelToOnnx(model, { outputName: 'scores' });
+  assert.ok(opTypes(bytes).includes('Transpose'), 'Flatten over a 3×3 map transposes back to NHWC order');
+  const check = await checkOnnxAgainstTfjs(model, bytes, 3, 1);
+  assert.ok(check.maxAbsDiff <= 1e-5, `max abs diff ${check.maxAbsDiff}`);
+});
+
+test('base features ONNX (base.onnx) matches TF.js base + global average pool', async () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'base.onnx');
+    const { base, bytes } = await writeBaseFeaturesOnnx(BASE_DIR, file);
+    assert.ok(fs.readFileSync(file).equals(Buffer.from(bytes)), 'written file holds the returned bytes');
+    const g = decodeModel(bytes).graph!;
+    assert.equal(g.output![0]!.name, 'features');
+    const check = await checkOnnxAgainstTfjs(featureExtractor(base), bytes, 2, 8);
+    assert.deepEqual(check.outputShape, [2, 1280]);
+    assert.ok(check.maxAbsDiff <= 1e-4, `max abs diff ${check.maxAbsDiff}`);
+    const shipped = path.join(BASE_DIR, 'base.onnx');
+    if (fs.existsSync(shipped)) assert.ok(fs.readFileSync(shipped).equals(Buffer.from(bytes)), 'shipped base.onnx is up to date (run scripts/prepare-base.ts)');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an unsupported layer is named in one clear error', () => {
+  const input = tf.input({ shape: [8, 8, 3] });
+  const conv = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
+  const out = tf.layers.reshape({ targetShape: [128], name: 'odd_reshape' }).apply(conv) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  assert.throws(() => layersModelToOnnx(model), (err: Error) => err instanceof UnsupportedLayerError && /layer 'odd_reshape' \(Reshape\) is not supported/.test(err.message));
+});
+
+test('buildMobileNetV2 has the Keras layout: the shipped ImageNet weights load into it; width 1.0 has 2,257,984 parameters', async () => {
+  const shipped = await loadLayersModelFromDir(BASE_DIR);
+  const built = buildMobileNetV2(0.35, 224);
+  const sig = (m: tf.LayersModel) => m.layers.map((l) => `${l.name}:${l.getClassName()}:${l.getWeights().map((w) => w.shape.join('x')).join(',')}`);
+  assert.deepEqual(sig(built), sig(shipped));
+  assert.equal(buildMobileNetV2(1.0, 224).countParams(), 2257984);
+});
+
+test('copyHeadWeights: a head trained on pooled features gives the same probabilities inside the full classifier', async () => {
+  const base = buildMobileNetV2(0.35, 64, 5);
+  randomizeBatchNorm(base, 5);
+  const head = buildHead(1280, { ...HEAD, seed: 9 });
+  randomizeDense(head, 0.2, 31);
+  const clf = buildClassifier(base, { inputSize: 64, ...HEAD, seed: 1 });
+  copyHeadWeights(head, clf);
+  const x = tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 2);
+  const viaHead = (head.predict(featureExtractor(base).predict(x) as tf.Tensor) as tf.Tensor).dataSync();
+  const full = (clf.predict(x) as tf.Tensor).dataSync();
+  for (let i = 0; i < full.length; i++) assert.ok(Math.abs(full[i]! - viaHead[i]!) < 1e-5, `prob ${i}: ${full[i]} vs ${viaHead[i]}`);
+});
+
+test('loader: save/load round trip; missing folder, model.json and weight file give clear errors', async () => {
+  const dir = tmpDir();
+  try {
+    const model = buildHead(16, { ...HEAD, seed: 2 });
+    await saveLayersModelToDir(model, dir);
+    const back = await loadLayersModelFromDir(dir);
+    const x = tf.randomUniform([1, 16], -1, 1, 'float32', 4);
+    assert.deepEqual((back.predict(x) as tf.Tensor).dataSync(), (model.predict(x) as tf.Tensor).dataSync());
+    await assert.rejects(loadLayersModelFromDir(path.join(dir, 'nope')), (e: Error) => e instanceof LayersModelDirError && /no such folder/.test(e.message));
+    fs.rmSync(path.join(dir, 'weights.bin'));
+    await assert.rejects(loadLayersModelFromDir(dir), /weight file weights.bin named in model.json is missing/);
+    fs.rmSync(path.join(dir, 'model.json'));
+    await assert.rejects(loadLayersModelFromDir(dir), /no model.json in it/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
