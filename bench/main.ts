@@ -4,18 +4,9 @@
  */
 import os from 'node:os';
 
-export interface BenchRow {
-  section: string;
-  name: string;
-  median?: number;
-  p90?: number;
-  p99?: number;
-  value?: number;
-  unit: string;
-  target?: string;
-  pass?: boolean;
-  note?: string;
-}
+export type { BenchRow } from './stats.js';
+export { quantile } from './stats.js';
+import type { BenchRow } from './stats.js';
 
 const SECTIONS = ['classifier', 'detector', 'quantized', 'pipeline'];
 
@@ -45,13 +36,8 @@ export function formatRow(r: BenchRow): string {
   return `[${r.section}] ${r.name}: ${stat}${target}${r.note ? `  (${r.note})` : ''}`;
 }
 
-export function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+// Not awaited at top level: a section that imports this module must not wait on the run that imported it.
+if (import.meta.url === `file://${process.argv[1]}`) main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -58,7 +58,7 @@ async function kill9(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-test('SIGKILLed sink: the broker publishes the last will (offline, retained)', async () => {
+test('SIGKILLed sink: the broker publishes the last will (offline, retained)', { timeout: 40_000 }, async () => {
   const b = new Mosquitto();
   brokers.push(b);
   await b.start();
@@ -73,7 +73,7 @@ test('SIGKILLed sink: the broker publishes the last will (offline, retained)', a
   await sub.endAsync();
 });
 
-test('sink SIGKILLed while the broker is down: a new sink on the same state dir delivers the whole outbox in order', async () => {
+test('sink SIGKILLed while the broker is down: a new sink on the same state dir delivers the whole outbox in order', { timeout: 40_000 }, async () => {
   const b = new Mosquitto();
   brokers.push(b);
   await b.start();

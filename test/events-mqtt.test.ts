@@ -9,7 +9,7 @@ import { setLogSink } from '../src/core/log.js';
 import type { CommandName } from '../src/core/seams.js';
 import type { Decision, Label } from '../src/core/types.js';
 import { MqttEventSink, type MqttSinkOptions } from '../src/events/mqtt-sink.js';
-import { freePort, Mosquitto, waitFor } from './helpers/mosquitto.js';
+import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 
 const MODEL = { name: 'test-model', sha256: 'ab'.repeat(32) };
 const brokers: Mosquitto[] = [];
@@ -56,7 +56,7 @@ function uniqueSeqs(events: { seq: number }[]): number[] {
 }
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
-test('events arrive with QoS 1 and consecutive seq; availability is online, then offline after a clean stop', async () => {
+test('events arrive with QoS 1 and consecutive seq; availability is online, then offline after a clean stop', { timeout: 30_000 }, async () => {
   const b = await broker();
   const sub = await b.client();
   const got = collect(sub);
@@ -92,7 +92,7 @@ test('events arrive with QoS 1 and consecutive seq; availability is online, then
   await late.endAsync();
 });
 
-test('broker killed and restarted mid-run: every event arrives afterwards, in order, without gaps', async () => {
+test('broker killed and restarted mid-run: every event arrives afterwards, in order, without gaps', { timeout: 30_000 }, async () => {
   const b = await broker();
   // A persistent session, so the subscriber misses nothing while it reconnects itself.
   const sub = await b.client({ clientId: 'watcher', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
@@ -117,12 +117,17 @@ test('broker killed and restarted mid-run: every event arrives afterwards, in or
   await sub.endAsync();
 });
 
-test('outbox bound: with the broker away at start, ONE log line, the oldest are dropped and counted, the rest delivered in order', async () => {
-  const port = await freePort();
+test('outbox bound: with the broker away at start, ONE log line, the oldest are dropped and counted, the rest delivered in order', { timeout: 30_000 }, async () => {
+  // The watcher's persistent session is made first, so the broker queues events for it from its first second back.
+  const b = await broker();
+  const sub = await b.client({ clientId: 'bound-watcher', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
+  const got = collect(sub);
+  await sub.subscribeAsync('maskwatch/door1/#', { qos: 1 });
+  await b.stop();
   const lines: string[] = [];
   const previous = setLogSink((line) => lines.push(line));
   const dir = tmpDir();
-  const s = sink(`mqtt://127.0.0.1:${port}`, { outboxMax: 3 }, {}, dir);
+  const s = sink(b.url, { outboxMax: 3 }, {}, dir);
   try {
     await s.start();
     for (let i = 0; i < 5; i++) await s.publishEvent(decision('mask', i), MODEL);
@@ -135,15 +140,10 @@ test('outbox bound: with the broker away at start, ONE log line, the oldest are 
   assert.equal(s.outboxDepth(), 3);
   assert.equal(s.outboxDropped(), 2);
   assert.equal(fs.readdirSync(path.join(dir, 'outbox')).length, 3);
-  const b = new Mosquitto();
-  brokers.push(b);
-  b.port = port;
   await b.start();
-  const sub = await b.client();
-  const got = collect(sub);
-  await sub.subscribeAsync('maskwatch/door1/#', { qos: 1 });
-  await waitFor('3 events', () => uniqueSeqs(eventsOf(got)).length >= 3, 5000);
+  await waitFor('3 events', () => uniqueSeqs(eventsOf(got)).length >= 3, 10_000);
   assert.deepEqual(uniqueSeqs(eventsOf(got)), [3, 4, 5]);
+  await waitFor('watcher back', () => sub.connected);
   s.publishStats({ framesInPerS: 15, framesProcessedPerS: 14, droppedFrames: 1, latencyP50Ms: 40, latencyP95Ms: 60, cpuTempC: null, rssMb: 100, uptimeS: 5, outboxDepth: 0, cameraState: 'streaming', cameraRestarts: 0 });
   await waitFor('stats', () => got.some((m) => m.topic.endsWith('/stats')));
   const stats = JSON.parse(got.find((m) => m.topic.endsWith('/stats'))!.text);
@@ -153,7 +153,7 @@ test('outbox bound: with the broker away at start, ONE log line, the oldest are 
   await sub.endAsync();
 });
 
-test('commands: known ones reach the handler and get its reply; unknown or malformed ones get an error and change nothing', async () => {
+test('commands: known ones reach the handler and get its reply; unknown or malformed ones get an error and change nothing', { timeout: 30_000 }, async () => {
   const b = await broker();
   const s = sink(b.url);
   const calls: [CommandName, Record<string, unknown>][] = [];
@@ -166,11 +166,14 @@ test('commands: known ones reach the handler and get its reply; unknown or malfo
   const cli = await b.client();
   const got = collect(cli);
   await cli.subscribeAsync('maskwatch/door1/cmd/+/result', { qos: 1 });
-  await new Promise((r) => setTimeout(r, 100)); // the sink's own subscription settles
+  // The sink subscribes to cmd/+ before it publishes discovery, and the broker handles a connection's
+  // packets in order: once the last discovery config is there, so is the subscription.
+  await cli.subscribeAsync('homeassistant/button/maskwatch_door1/reload_model/config', { qos: 1 });
+  await waitFor('discovery', () => got.some((m) => m.topic.endsWith('/reload_model/config')));
   const send = async (name: string, body: string) => {
     const before = got.length;
     await cli.publishAsync(`maskwatch/door1/cmd/${name}`, body, { qos: 1 });
-    await waitFor(`reply to ${name} ${body}`, () => got.length > before);
+    await waitFor(`reply to ${name} ${body}`, () => got.length > before, 10_000);
     return { topic: got[got.length - 1]!.topic, reply: JSON.parse(got[got.length - 1]!.text) };
   };
   assert.deepEqual(await send('mute', '{"minutes": 5, "id": "r1"}'), { topic: 'maskwatch/door1/cmd/mute/result', reply: { ok: true, message: 'did mute', id: 'r1' } });
@@ -196,7 +199,7 @@ test('commands: known ones reach the handler and get its reply; unknown or malfo
   await cli.endAsync();
 });
 
-test('the password never appears in logged lines (password file, URL credentials, refused login)', async () => {
+test('the password never appears in logged lines (password file, URL credentials, refused login)', { timeout: 30_000 }, async () => {
   const secret = 'Sup3r-s3cret-pw';
   const b = await broker({ users: { maskwatch: secret } });
   const pwFile = path.join(tmpDir(), 'pw');
@@ -225,7 +228,7 @@ test('the password never appears in logged lines (password file, URL credentials
   assert.ok(!lines.some((l) => l.includes(secret) || l.includes('s3cret')), lines.join('\n'));
 });
 
-test('Home Assistant discovery: retained, valid JSON configs tied to the device; sent again when HA restarts; switching it off removes them', async () => {
+test('Home Assistant discovery: retained, valid JSON configs tied to the device; sent again when HA restarts; switching it off removes them', { timeout: 30_000 }, async () => {
   const b = await broker();
   const s = sink(b.url);
   await s.start();
@@ -263,7 +266,7 @@ test('Home Assistant discovery: retained, valid JSON configs tied to the device;
   await c2.endAsync();
 });
 
-test('MQTT 3.1.1 works too', async () => {
+test('MQTT 3.1.1 works too', { timeout: 30_000 }, async () => {
   const b = await broker();
   const sub = await b.client({ protocolVersion: 4 });
   const got = collect(sub);

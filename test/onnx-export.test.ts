@@ -8,7 +8,7 @@ import { decodeModel } from '../src/onnx/builder.js';
 import { layersModelToOnnx, UnsupportedLayerError } from '../src/onnx/layers-export.js';
 import { loadLayersModelFromDir, saveLayersModelToDir, LayersModelDirError } from '../src/onnx/layers-model-dir.js';
 import { checkOnnxAgainstTfjs } from '../src/onnx/export-check.js';
-import { featureExtractor, writeBaseFeaturesOnnx } from '../src/onnx/base-features.js';
+import { featureExtractor, featureExtractorToOnnx, writeBaseFeaturesOnnx } from '../src/onnx/base-features.js';
 import { buildClassifier, buildHead, buildMobileNetV2, copyHeadWeights } from '../src/training/mobilenet.js';
 import { randomizeBatchNorm, randomizeDense } from './helpers/tfjs-models.js';
 
@@ -16,6 +16,7 @@ const BASE_DIR = 'models/mobilenet_v2_0.35_224';
 const HEAD = { hidden: 128, dropout: 0.5, classes: 3 };
 
 before(async () => {
+  tf.enableProdMode();
   await tf.setBackend('cpu');
 });
 
@@ -58,11 +59,13 @@ test('tiny MobileNetV2 with random BN statistics: folding keeps ONNX equal to TF
   }
 });
 
-test('assorted layers: asymmetric same padding, standalone BN, spatial Flatten, Rescaling, activations', async () => {
+test('assorted layers: asymmetric same padding, BN folded into a biased conv, standalone BN, spatial Flatten, Rescaling, activations', async () => {
   const input = tf.input({ shape: [12, 12, 3] });
   let x = tf.layers.rescaling({ scale: 0.5, offset: 0.1 }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', depthMultiplier: 2, useBias: true }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 5, kernelSize: 1, useBias: true, biasInitializer: 'glorotUniform' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 1, padding: 'same', depthMultiplier: 2, useBias: true, biasInitializer: 'glorotUniform' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: 'relu6' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
   x = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
@@ -76,7 +79,9 @@ test('assorted layers: asymmetric same padding, standalone BN, spatial Flatten, 
   randomizeBatchNorm(model, 3);
   randomizeDense(model, 0.3);
   const bytes = layersModelToOnnx(model, { outputName: 'scores' });
-  assert.ok(opTypes(bytes).includes('Transpose'), 'Flatten over a 3×3 map transposes back to NHWC order');
+  const ops = opTypes(bytes);
+  assert.ok(ops.includes('Transpose'), 'Flatten over a 3×3 map transposes back to NHWC order');
+  assert.equal(ops.filter((o) => o === 'Mul').length, 2, 'the BN after a biased conv is folded, the one after relu6 is not (plus Rescaling)');
   const check = await checkOnnxAgainstTfjs(model, bytes, 3, 1);
   assert.ok(check.maxAbsDiff <= 1e-5, `max abs diff ${check.maxAbsDiff}`);
 });
@@ -97,6 +102,23 @@ test('base features ONNX (base.onnx) matches TF.js base + global average pool', 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('width 1.0 base (random weights and BN statistics): features ONNX matches TF.js', async () => {
+  const base = buildMobileNetV2(1.0, 64, 6);
+  randomizeBatchNorm(base, 6);
+  const check = await checkOnnxAgainstTfjs(featureExtractor(base), featureExtractorToOnnx(base), 1, 3);
+  assert.deepEqual(check.outputShape, [1, 1280]);
+  assert.ok(check.maxAbsDiff <= 1e-4, `max abs diff ${check.maxAbsDiff}`);
+});
+
+test('Sequential model with a nested MobileNetV2 base exports like a flat one', async () => {
+  const base = buildMobileNetV2(0.35, 64, 2);
+  randomizeBatchNorm(base, 2);
+  const seq = tf.sequential({ layers: [base, tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+  randomizeDense(seq, 0.5);
+  const check = await checkOnnxAgainstTfjs(seq, layersModelToOnnx(seq), 2, 4);
+  assert.ok(check.maxAbsDiff <= 1e-4, `max abs diff ${check.maxAbsDiff}`);
 });
 
 test('an unsupported layer is named in one clear error', () => {

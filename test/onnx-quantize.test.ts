@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../src/onnx/builder.js';
 import { classify, compareClassifiers, inspectOptimizedOps, quantizeOnnx, summarizeKernels } from '../src/onnx/quantize.js';
 import { argmax } from '../src/onnx/quantize-inspect.js';
-import { quantizeWeights, activationParams } from '../src/onnx/quantize-qdq.js';
+import { activationParams } from '../src/onnx/quantize-qdq.js';
+import { quantizeWeights } from '../src/onnx/quantize-weights.js';
 import { buildQuantizeTestNet, NET_SIZE, randomInputs } from './helpers/quantize-net.js';
 
 const floatModel = buildQuantizeTestNet(3); // a seed whose random head gives two labels in about equal shares
@@ -13,11 +14,11 @@ const evaluation = randomInputs(80, 200);
 
 test('per-channel symmetric weights: zero point 0, scale max|w|/127 per output channel, int32 bias', () => {
   const w = Float32Array.from([0.5, -1, 0.25, 2, 0, 1]); // 2 channels × 3 along axis 0
-  const q = quantizeWeights(w, [2, 3], 0, true, Float32Array.from([0.1, -0.2]), 0.01);
+  const q = quantizeWeights(w, [2, 3], 0, { perChannel: true, bias: Float32Array.from([0.1, -0.2]), inputScale: 0.01 });
   assert.deepEqual(Array.from(q.scales, (s) => +s.toFixed(6)), [+(1 / 127).toFixed(6), +(2 / 127).toFixed(6)]);
   assert.deepEqual(Array.from(q.values), [64, -127, 32, 127, 0, 64]);
   assert.deepEqual(Array.from(q.biasValues!), [Math.round(0.1 / (0.01 / 127)), Math.round(-0.2 / (0.01 * (2 / 127)))]);
-  const axis1 = quantizeWeights(Float32Array.from([1, 4, -2, 8]), [2, 2], 1, true, undefined, 1);
+  const axis1 = quantizeWeights(Float32Array.from([1, 4, -2, 8]), [2, 2], 1, { perChannel: true, inputScale: 1 });
   assert.deepEqual(Array.from(axis1.values), [64, 64, -127, 127]);
   const act = activationParams({ min: -1, max: 3 });
   assert.ok(Math.abs(act.scale - 4 / 255) < 1e-9);

@@ -19,6 +19,9 @@ const waitFor = async (what: string, cond: () => boolean, ms = 5000) => {
   }
 };
 
+/** The fake gpioset is a node script, slower to start than the real tool: wait until it has recorded its runs. */
+const holderUp = (fake: ReturnType<typeof writeFakeGpioset>, runs: number) => waitFor(`${runs} gpioset runs`, () => fake.entries().filter((e) => e.argv).length >= runs);
+
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-chardev-'));
   previousSink = setLogSink(() => undefined);
@@ -41,6 +44,7 @@ test('libgpiod v2.1: one interactive gpioset; changes are `set` commands on stdi
   const fake = writeFakeGpioset(path.join(dir, 'v21'), 'v2.1.1');
   const gpio = new ChardevGpio({ gpiosetPath: fake.gpioset, chip: 'pinctrl-rp1', activeLow: false });
   await gpio.open(LINES);
+  await holderUp(fake, 1);
   gpio.set('red', true);
   gpio.set('buzzer', true);
   gpio.set('buzzer', false);
@@ -61,10 +65,12 @@ test('libgpiod v1: --mode=signal holder restarted per change, changes coalesce; 
   const fake = writeFakeGpioset(path.join(dir, 'v1'), 'v1.6.3');
   const gpio = new ChardevGpio({ gpiosetPath: fake.gpioset, chip: 'auto', activeLow: true });
   await gpio.open({ green: 17, red: 'GPIO27' });
+  await holderUp(fake, 1);
   gpio.set('green', true);
   gpio.set('red', true);
-  await waitFor('restart', () => fake.entries().filter((e) => e.argv).length >= 2);
+  await holderUp(fake, 2);
   await new Promise((r) => setTimeout(r, 300));
+  await holderUp(fake, 2);
   await gpio.close();
   const runs = fake.entries().filter((e) => e.argv).map((e) => e.argv);
   // active low: off is 1; red found by name with gpiofind; chip picked from gpiodetect (pinctrl-rp1)
@@ -80,8 +86,9 @@ test('libgpiod v2.0 (no -i): a holder per change, one-shot -t 0 on close', async
   const fake = writeFakeGpioset(path.join(dir, 'v20'), 'v2.0.2');
   const gpio = new ChardevGpio({ gpiosetPath: fake.gpioset, chip: 'gpiochip4', activeLow: false });
   await gpio.open({ green: 'GPIO17' });
+  await holderUp(fake, 1);
   gpio.set('green', true);
-  await waitFor('restart', () => fake.entries().filter((e) => e.argv).length >= 2);
+  await holderUp(fake, 2);
   await gpio.close();
   const runs = fake.entries().filter((e) => e.argv).map((e) => e.argv);
   assert.deepEqual(runs, [
@@ -95,6 +102,7 @@ test('offSync kills the holder and sets the lines off synchronously', async () =
   const fake = writeFakeGpioset(path.join(dir, 'sync'), 'v2.1.0');
   const gpio = new ChardevGpio({ gpiosetPath: fake.gpioset, chip: 'gpiochip0', activeLow: false });
   await gpio.open({ red: 27 });
+  await holderUp(fake, 1);
   gpio.set('red', true);
   gpio.offSync();
   // synchronous: the one-shot run is already recorded

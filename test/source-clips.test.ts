@@ -8,7 +8,7 @@ import { ManualClock } from '../src/core/clock.js';
 import { setLogSink } from '../src/core/log.js';
 import type { EncodedFrame, FrameSource } from '../src/core/seams.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE, ensureDemoClip } from '../src/source/demo-clip.js';
-import { createFrameSource, findCameraDevice } from '../src/source/create-frame-source.js';
+import { autoSource, createFrameSource, findCameraDevice } from '../src/source/create-frame-source.js';
 import { splitMjpeg } from '../src/source/mjpeg-splitter.js';
 import { schema, type MaskwatchConfig } from '../src/config/schema.js';
 import convict from 'convict';
@@ -174,4 +174,15 @@ test('auto finds the first /dev/video* that is a camera, skipping ISP/codec node
     fs.writeFileSync(path.join(sys, n, 'name'), name + '\n');
   }
   assert.equal(findCameraDevice(dev, sys), path.join(dev, 'video2'));
+  assert.equal(autoSource(cameraConfig({}), dev, sys), `v4l2:${path.join(dev, 'video2')}`);
+  // a Pi with only a CSI camera: libcamera when rpicam-vid is there, else the demo
+  fs.rmSync(path.join(dev, 'video2'));
+  fs.writeFileSync(path.join(dev, 'video0'), '');
+  fs.mkdirSync(path.join(sys, 'video0'), { recursive: true });
+  fs.writeFileSync(path.join(sys, 'video0', 'name'), 'rp1-cfe\n');
+  assert.equal(findCameraDevice(dev, sys), null);
+  const rpicam = path.join(dir, 'rpicam-vid');
+  fs.writeFileSync(rpicam, '#!/bin/sh\n', { mode: 0o755 });
+  assert.equal(autoSource(cameraConfig({ rpicamPath: rpicam }), dev, sys), 'libcamera');
+  assert.equal(autoSource(cameraConfig({ rpicamPath: path.join(dir, 'none', 'rpicam-vid') }), dev, sys), 'demo');
 });

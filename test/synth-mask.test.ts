@@ -93,6 +93,24 @@ describe('mask placement on real faces', () => {
       }
   });
 
+  test('on a tilted face the landmarks and the mask follow the tilt', async () => {
+    const { data, info } = await sharp(path.join(FIXTURES, '455.jpg')).rotate(25, { background: '#808080' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const img = { width: info.width, height: info.height, data };
+    const fit = await fitFace(img, null, landmarker, FIT);
+    assert.ok(fit.ok);
+    const p = fit.face.points;
+    const roll = (Math.atan2(p[263 * 3 + 1] - p[33 * 3 + 1], p[263 * 3] - p[33 * 3]) * 180) / Math.PI;
+    assert.ok(Math.abs(roll - 25) < 5, `eye line at ${roll.toFixed(1)}°, picture turned 25°`);
+    for (let seed = 1; seed <= 3; seed++) {
+      const right = await drawMaskedCrop(img, fit.face, 'correct', createRandom(seed), CROP);
+      for (const i of [1, 4, 13, 14]) assert.ok(alphaAt(right, i) > COVERED, `tilted, seed ${seed}: landmark ${i} not covered`);
+      for (const i of [145, 374]) assert.ok(alphaAt(right, i) < BARE, `tilted, seed ${seed}: eye ${i} covered`);
+      const low = await drawMaskedCrop(img, fit.face, 'below_nose', createRandom(seed), CROP);
+      for (const i of [1, 98, 327]) assert.ok(alphaAt(low, i) < BARE, `tilted, seed ${seed}: nose ${i} covered`);
+      assert.ok(alphaAt(low, 152) > COVERED, `tilted, seed ${seed}: chin not covered`);
+    }
+  });
+
   test('the mask changes the output pixels where it lies and not on the forehead', async () => {
     const { img, face } = faces.get('455.jpg')!;
     const box = marginCrop(face.box, CROP.margin, img.width, img.height);

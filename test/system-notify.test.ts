@@ -33,7 +33,7 @@ function listen(name: string) {
   return { socketPath, received, close: () => socket.close() };
 }
 
-async function until(what: string, pred: () => boolean, ms = 3000): Promise<void> {
+async function until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -77,7 +77,7 @@ while True: print(s.recv(4096).decode().replace('\\n','|'), flush=True)`, name])
   const lines: string[] = [];
   readline.createInterface({ input: py.stdout }).on('line', (l) => lines.push(l));
   try {
-    await until('python bound', () => lines.includes('bound'));
+    await until('python bound', () => lines.includes('bound'), 20_000);
     const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: name } });
     n.watchdog();
     await n.flush();

@@ -134,3 +134,25 @@ test('trained default model: unmasked faces of the sample photos are no_mask', {
     await c.close();
   }
 });
+
+test('trained default model: the masked faces of masked1/2.jpg are mask (front detector, int8 and float)', { skip: fs.existsSync(DEFAULT_MODEL) ? false : 'models/maskwatch-default not built yet (the training helper makes it)' }, async () => {
+  const { BlazeFaceDetector } = await import('../src/vision/face-detector.js');
+  const { readRgbImage } = await import('../src/vision/image-io.js');
+  const detector = new BlazeFaceDetector({ variant: 'front', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 32, maxFaces: 10 });
+  await detector.start();
+  const classifiers = [await createMaskClassifier({ modelDir: DEFAULT_MODEL, precision: 'float' }), await createMaskClassifier({ modelDir: DEFAULT_MODEL, precision: 'int8' })];
+  try {
+    for (const name of ['masked1.jpg', 'masked2.jpg']) {
+      const frame = { seq: 0, capturedAt: 0, ...(await readRgbImage(path.join(ROOT, 'test/fixtures/faces', name))) };
+      const faces = await detector.detect(frame);
+      assert.equal(faces.length, 1, `${name}: one person`);
+      for (const c of classifiers) {
+        const [v] = await c.classifyFaces(frame, [faces[0]!.box]);
+        assert.equal(v!.label, 'mask', `${name} ${c.info.precision}: ${JSON.stringify(v!.probs)}`);
+      }
+    }
+  } finally {
+    await detector.close();
+    for (const c of classifiers) await c.close();
+  }
+});

@@ -86,7 +86,6 @@ export const schema = {
   classifier: {
     modelDir: { doc: 'Model directory with model-card.json and the ONNX files.', format: String, default: 'models/maskwatch-default' },
     precision: { doc: 'Which classifier file to run: int8 (quantized) or float.', format: ['int8', 'float'], default: 'int8' },
-    cropMargin: { doc: 'Margin added around the detected face box before cropping, as a fraction of its size.', format: 'fraction', default: 0.15 },
   },
   tracker: {
     iouThreshold: { doc: 'Box overlap that continues a track.', format: 'fraction', default: 0.3 },

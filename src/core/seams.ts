@@ -134,4 +134,6 @@ export interface Notifier {
   stopping(): void;
   /** Watchdog interval systemd asked for (ms), or null when it did not. */
   watchdogIntervalMs(): number | null;
+  /** Flushes what is queued (STOPPING=1 must get out) and closes the socket. */
+  close(): Promise<void>;
 }

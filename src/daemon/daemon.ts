@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, Signals, Tracker } from '../core/seams.js';
+import { WatchdogGate } from '../system/watchdog.js';
 import { Pipeline } from './pipeline.js';
 import { readCpuTemperature } from './stats.js';
 
@@ -30,9 +31,9 @@ export class Daemon {
   private pipeline: Pipeline | null = null;
   private classifier: MaskClassifier;
   private statsTimer: TimerHandle | null = null;
-  private watchdogTimer: TimerHandle | null = null;
-  private lastFrameAt = -Infinity;
+  private watchdog: WatchdogGate | null = null;
   private readyAnnounced = false;
+  private firstFrameSeen = false;
   private stopping: Promise<void> | null = null;
   private readonly firstFrame: Promise<void>;
   private resolveFirstFrame!: () => void;
@@ -49,7 +50,11 @@ export class Daemon {
     await signals.start();
     source.onStateChange((state, detail) => {
       sink.publishCameraState(state, detail);
+      // While the source retries on its own, the daemon is healthy: keep the watchdog fed.
+      this.watchdog?.idleOk(state === 'retrying');
       if (state !== 'streaming') notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
+      // Up without a camera is still up: READY so systemd does not time the start out.
+      if (state === 'retrying') this.announceReady('camera away, retrying');
     });
     await source.start();
     this.pipeline = new Pipeline({
@@ -65,8 +70,10 @@ export class Daemon {
     });
     this.pipeline.start();
     if (this.parts.statsIntervalMs > 0) this.statsTimer = clock.setInterval(() => this.publishStats(), this.parts.statsIntervalMs);
-    const wdMs = this.parts.watchdog ? notifier.watchdogIntervalMs() : null;
-    if (wdMs) this.watchdogTimer = clock.setInterval(() => this.watchdogTick(wdMs), wdMs);
+    if (this.parts.watchdog) {
+      this.watchdog = new WatchdogGate(notifier, clock);
+      if (!this.watchdog.start()) this.watchdog = null;
+    }
     log.info(`started: camera ${source.description}, model ${this.classifier.info.name} (${this.classifier.info.precision})`);
   }
 
@@ -92,7 +99,7 @@ export class Daemon {
     await step('notify', () => notifier.stopping());
     await step('timers', () => {
       if (this.statsTimer) clock.clearInterval(this.statsTimer);
-      if (this.watchdogTimer) clock.clearInterval(this.watchdogTimer);
+      this.watchdog?.stop();
     });
     await step('camera', () => source.stop());
     await step('pipeline', () => this.pipeline?.stop());
@@ -100,22 +107,25 @@ export class Daemon {
     await step('mqtt', () => sink.stop());
     await step('detector', () => detector.close());
     await step('classifier', () => this.classifier.close());
+    await step('notify', () => notifier.close());
     log.info('stopped');
   }
 
+  /** WATCHDOG=1 goes out only while frames really flow (WatchdogGate): a hung pipeline gets the daemon restarted. */
   private frameProcessed(now: number): void {
-    this.lastFrameAt = now;
-    if (!this.readyAnnounced) {
-      this.readyAnnounced = true;
-      this.parts.notifier.ready();
+    this.watchdog?.frameProcessed(now);
+    if (!this.firstFrameSeen) {
+      this.firstFrameSeen = true;
       this.resolveFirstFrame();
-      log.info('first frame processed: ready');
+      this.announceReady('first frame processed');
     }
   }
 
-  /** WATCHDOG=1 only while frames really flow: a hung pipeline gets the daemon restarted by systemd. */
-  private watchdogTick(intervalMs: number): void {
-    if (this.parts.clock.now() - this.lastFrameAt <= intervalMs * 2) this.parts.notifier.watchdog();
+  private announceReady(why: string): void {
+    if (this.readyAnnounced) return;
+    this.readyAnnounced = true;
+    this.parts.notifier.ready();
+    log.info(`ready: ${why}`);
   }
 
   private publishStats(): void {

@@ -38,7 +38,7 @@ export function layersModelToOnnx(model: tf.LayersModel, opts: LayersExportOptio
   const exporter = new LayersExporter(b);
 
   const inShape = model.inputs[0]!.shape;
-  const graphIn = b.input(inputName, ['batch', ...inShape.slice(1).map((d) => d ?? -1)]);
+  const graphIn = b.input(inputName, ['batch', ...inShape.slice(1).map((d, i) => d ?? `in_dim${i + 1}`)]);
   let first: Emitted = { name: graphIn, rank: inShape.length };
   if (inShape.length === 4) first = { name: b.node('Transpose', [graphIn], [b.uniqueName('input_nchw')], { perm: [0, 3, 1, 2] })[0]!, rank: 4 };
 
@@ -46,7 +46,7 @@ export function layersModelToOnnx(model: tf.LayersModel, opts: LayersExportOptio
   if (out.rank === 4) out = { name: b.node('Transpose', [out.name], [b.uniqueName('output_nhwc')], { perm: [0, 2, 3, 1] })[0]!, rank: 4 };
   b.node('Identity', [out.name], [outputName]);
   const outShape = model.outputs[0]!.shape;
-  b.output(outputName, ['batch', ...outShape.slice(1).map((d) => d ?? -1)]);
+  b.output(outputName, ['batch', ...outShape.slice(1).map((d, i) => d ?? `out_dim${i + 1}`)]);
   return b.toBytes('maskwatch-layers-export');
 }
 

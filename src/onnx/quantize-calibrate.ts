@@ -9,6 +9,8 @@ import { ELEM, elementTypes, graphOf } from './quantize-graph.js';
 export interface TensorRange {
   min: number;
   max: number;
+  /** E[x²] per channel (axis 1), for tensors listed in CalibrationOptions.channelMoments. */
+  channelMeanSquare?: Float64Array;
 }
 
 export interface CalibrationOptions {
@@ -16,6 +18,8 @@ export interface CalibrationOptions {
   percentile?: number;
   /** Only these tensors are recorded (all float tensors when absent). */
   tensors?: string[];
+  /** Tensors whose per-channel mean square is recorded too (inputs of Conv/Gemm/MatMul, for weight clipping). */
+  channelMoments?: string[];
 }
 
 const BINS = 2048;
@@ -48,22 +52,24 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
   const batches: Float32Array[][] = [];
   for (let i = 0; i < calibration.length; i += batch) batches.push(calibration.slice(i, i + batch));
 
-  const runBatch = async (items: Float32Array[], visit: (name: string, data: Float32Array) => void): Promise<void> => {
+  const runBatch = async (items: Float32Array[], visit: (name: string, data: Float32Array, dims: readonly number[]) => void): Promise<void> => {
     const data = new Float32Array(items.length * sampleSize);
     items.forEach((c, i) => data.set(c, i * sampleSize));
     const feeds = { [input.name!]: new ort.Tensor('float32', data, [items.length, ...perSample]) };
-    if (names.includes(input.name!)) visit(input.name!, data);
+    if (names.includes(input.name!)) visit(input.name!, data, [items.length, ...perSample]);
     const out = await session.run(feeds, fetches);
     for (const n of fetches) {
-      visit(n, out[n]!.data as Float32Array);
+      visit(n, out[n]!.data as Float32Array, out[n]!.dims);
       out[n]!.dispose();
     }
   };
 
   const ranges = new Map<string, TensorRange>();
+  const momentNames = new Set(opts.channelMoments ?? []);
+  const squares = new Map<string, { sum: Float64Array; count: number }>();
   try {
     for (const items of batches)
-      await runBatch(items, (name, data) => {
+      await runBatch(items, (name, data, dims) => {
         let { min, max } = ranges.get(name) ?? { min: Infinity, max: -Infinity };
         for (let i = 0; i < data.length; i++) {
           const v = data[i]!;
@@ -71,7 +77,16 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
           if (v > max) max = v;
         }
         ranges.set(name, { min, max });
+        if (momentNames.has(name) && dims.length >= 2) {
+          const channels = dims[1]!;
+          const inner = dims.slice(2).reduce((a, b) => a * b, 1);
+          const acc = squares.get(name) ?? { sum: new Float64Array(channels), count: 0 };
+          for (let i = 0; i < data.length; i++) acc.sum[Math.floor(i / inner) % channels] += data[i]! * data[i]!;
+          acc.count += data.length / channels;
+          squares.set(name, acc);
+        }
       });
+    for (const [name, acc] of squares) ranges.get(name)!.channelMeanSquare = acc.sum.map((v) => v / acc.count);
     if (opts.method === 'percentile') {
       const p = opts.percentile ?? 99.99;
       if (!(p > 50 && p <= 100)) throw new Error(`calibration: percentile must be in (50, 100], got ${p}`);
@@ -84,7 +99,7 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
           const width = (max - min) / BINS || 1;
           for (let i = 0; i < data.length; i++) h[Math.min(BINS - 1, Math.floor((data[i]! - min) / width))]!++;
         });
-      for (const [name, h] of hist) ranges.set(name, percentileRange(h, ranges.get(name)!, p));
+      for (const [name, h] of hist) ranges.set(name, { ...percentileRange(h, ranges.get(name)!, p), channelMeanSquare: ranges.get(name)!.channelMeanSquare });
     }
   } finally {
     await session.release();

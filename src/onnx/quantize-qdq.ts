@@ -4,6 +4,7 @@
  * ONNX Runtime's graph optimizer turns DQ→op→Q groups into integer kernels (QLinearConv, QGemm, QLinearAdd ...).
  */
 import type { TensorRange } from './quantize-calibrate.js';
+import { importanceOfWeights, quantizeWeights } from './quantize-weights.js';
 import {
   attrFloat,
   attrInt,
@@ -126,6 +127,7 @@ export function rewriteToQdq(model: Model, ranges: Map<string, TensorRange>, opt
     result.activationTensors++;
   }
   const inputParams = new Map(computeNodes.map((n) => [n, plan.get(n.input?.[0] ?? '')?.params]));
+  const inputTensor = new Map(computeNodes.map((n) => [n, n.input?.[0] ?? '']));
   for (const n of graph.node)
     n.input = (n.input ?? []).map((x) => rename.get(x) ?? x);
 
@@ -142,7 +144,9 @@ export function rewriteToQdq(model: Model, ranges: Map<string, TensorRange>, opt
     const dims = (weight.dims ?? []).map(Number);
     const channels = dims[axis]!;
     const biasValues = bias && (bias.dims ?? []).map(Number).reduce((a, b) => a * b, 1) === channels ? floatValues(bias) : undefined;
-    const wq = quantizeWeights(w, dims, axis, opts.perChannel, biasValues, input.scale, opts.reduceRange ? 63 : 127);
+    const moments = ranges.get(inputTensor.get(n)!)?.channelMeanSquare;
+    const importance = moments ? importanceOfWeights(n.opType!, dims, attrInt(n, 'group', 1), attrInt(n, 'transB', 0) === 1, moments) : undefined;
+    const wq = quantizeWeights(w, dims, axis, { perChannel: opts.perChannel, bias: biasValues, inputScale: input.scale, qmax: opts.reduceRange ? 63 : 127, importance });
     const stem = n.name || n.output![0]!;
     const wName = names.next(`${stem}_weight_quantized`);
     const wScale = names.next(`${stem}_weight_scale`);
@@ -206,37 +210,6 @@ function fusableActivation(n: Node, inits: Map<string, Tensor>): { node: Node; m
   const min = bound(1, 'min', -Infinity);
   const max = bound(2, 'max', Infinity);
   return min === undefined || max === undefined ? undefined : { node: n, min, max };
-}
-
-/**
- * Symmetric int8 weights, zero point 0, one scale per output channel (or one for the tensor). The scale is raised
- * for all-but-zero channels so the int32 bias (scale = input scale × weight scale) cannot overflow.
- */
-export function quantizeWeights(w: Float32Array, dims: number[], axis: number, perChannel: boolean, bias: Float32Array | undefined, inputScale: number, qmax = 127): { values: Int8Array; scales: Float32Array; biasValues?: Int32Array } {
-  const channels = dims[axis]!;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const channelOf = (i: number): number => Math.floor(i / inner) % channels;
-  const maxAbs = new Float64Array(perChannel ? channels : 1);
-  for (let i = 0; i < w.length; i++) {
-    const c = perChannel ? channelOf(i) : 0;
-    maxAbs[c] = Math.max(maxAbs[c]!, Math.abs(w[i]!));
-  }
-  const biasLimit = 2 ** 30;
-  const scales = Float32Array.from(maxAbs, (m, c) => {
-    let s = m / qmax;
-    if (bias) {
-      const needed = perChannel ? Math.abs(bias[c]!) : Math.max(...Array.from(bias, Math.abs));
-      s = Math.max(s, needed / (inputScale * biasLimit));
-    }
-    return s > 0 ? s : 1;
-  });
-  const values = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const s = scales[perChannel ? channelOf(i) : 0]!;
-    values[i] = Math.max(-qmax, Math.min(qmax, Math.round(w[i]! / s)));
-  }
-  const biasValues = bias ? Int32Array.from(bias, (b, c) => Math.round(b / (inputScale * scales[perChannel ? c : 0]!))) : undefined;
-  return { values, scales, biasValues };
 }
 
 /** Gemm alpha/beta folded into B and C so the quantized Gemm is a plain A·B + C. */

@@ -42,9 +42,11 @@ export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32A
   if (opts.method !== 'minmax' && opts.method !== 'percentile') throw new Error(`quantize: method must be minmax or percentile, got ${String(opts.method)}`);
   if (!calibration.length) throw new Error('quantize: no calibration inputs');
   const percentile = opts.method === 'percentile' ? opts.percentile ?? DEFAULT_PERCENTILE : undefined;
-  const ranges = await calibrate(floatModel, calibration, { method: opts.method, percentile });
   const model = decodeModel(floatModel);
-  const opsBefore = countOps(graphOf(model));
+  const graph = graphOf(model);
+  const weighted = (graph.node ?? []).filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType ?? '')).map((n) => n.input?.[0] ?? '');
+  const ranges = await calibrate(floatModel, calibration, { method: opts.method, percentile, channelMoments: weighted });
+  const opsBefore = countOps(graph);
   const perChannel = opts.perChannel ?? true;
   const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: opts.keepFloat, weightType: opts.weightType, reduceRange: opts.reduceRange });
   const bytes = encodeModel(model);

@@ -136,7 +136,7 @@ export class ChardevGpio implements GpioDriver {
     if (this.tokens.size === 0) return;
     for (const key of this.values.keys()) this.values.set(key, false);
     try {
-      spawnSync(this.opts.gpiosetPath, this.oneShotArgs(), { timeout: 500, stdio: 'ignore' });
+      spawnSync(this.opts.gpiosetPath, this.oneShotArgs(), { timeout: 2000, stdio: 'ignore' });
     } catch {
       /* best effort on the way out */
     }
@@ -164,17 +164,18 @@ export class ChardevGpio implements GpioDriver {
 
   private async resolveLines(lines: Record<string, number | string>): Promise<void> {
     const named = Object.entries(lines).filter(([, v]) => typeof v === 'string' && !/^\d+$/.test(v));
+    const found = new Map<string, string>();
     let chip = this.opts.chip;
     if (chip.startsWith('/dev/')) chip = path.basename(chip);
     if (named.length > 0 && this.version.major < 2) {
       // v1 cannot take names: gpiofind NAME → "gpiochip0 17"
       for (const [key, value] of Object.entries(lines)) {
         if (!named.some(([k]) => k === key)) continue;
-        const found = (await run(this.tool('gpiofind'), [String(value)]).catch(() => '')).trim().split(/\s+/);
-        if (found.length !== 2) throw new Error(`gpio chardev: signals.${key} = ${value}: no line of that name (gpiofind)`);
-        if (chip === 'auto') chip = found[0];
-        else if (found[0] !== chip && !/^gpiochip\d+$/.test(chip)) chip = found[0];
-        this.tokens.set(key, found[1]);
+        const where = (await run(this.tool('gpiofind'), [String(value)]).catch(() => '')).trim().split(/\s+/);
+        if (where.length !== 2) throw new Error(`gpio chardev: signals.${key} = ${value}: no line of that name (gpiofind)`);
+        if (chip === 'auto') chip = where[0];
+        else if (where[0] !== chip && !/^gpiochip\d+$/.test(chip)) chip = where[0];
+        found.set(key, where[1]);
       }
     }
     if (chip !== 'auto' && !/^gpiochip\d+$/.test(chip)) {
@@ -189,7 +190,7 @@ export class ChardevGpio implements GpioDriver {
       chip = picked.name;
     }
     this.chipArg = chip === 'auto' ? null : chip;
-    for (const [key, value] of Object.entries(lines)) if (!this.tokens.has(key)) this.tokens.set(key, String(value));
+    for (const [key, value] of Object.entries(lines)) this.tokens.set(key, found.get(key) ?? String(value));
   }
 
   /** Starts gpioset holding the current values; with `settle`, fails if it exits within settleMs (busy line, bad chip). */

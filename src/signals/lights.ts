@@ -87,7 +87,10 @@ export class Lights implements Signals {
       log.warn(`stopping timers: ${errorMessage(err)}`);
     }
     try {
-      for (const [handle, wake] of this.sleeps) this.clock.clearTimeout(handle), wake();
+      for (const [handle, wake] of this.sleeps) {
+        this.clock.clearTimeout(handle);
+        wake();
+      }
       this.sleeps.clear();
     } catch (err) {
       log.warn(`stopping the lamp test: ${errorMessage(err)}`);

@@ -41,25 +41,52 @@ export function videoFileSpecs(cam: CameraConfig, file: string): SpawnSpec[] {
 /** Device nodes that are not cameras (Pi ISP/codec nodes, Jetson encoders). */
 const NOT_A_CAMERA = /pispbe|rpi-hevc|bcm2835-codec|bcm2835-isp|rp1-cfe|unicam|hantro|nvhost/i;
 
-/** The first /dev/video* that looks like a camera, or null. */
-export function findCameraDevice(devDir = '/dev', sysDir = '/sys/class/video4linux'): string | null {
+/** CSI camera receivers (Pi 5, older Pis): their nodes are driven through libcamera, not plain V4L2. */
+const CSI_RECEIVER = /rp1-cfe|unicam/i;
+
+function videoNodes(devDir: string, sysDir: string): Array<{ device: string; label: string }> {
   let names: string[];
   try {
     names = fs.readdirSync(devDir).filter((n) => /^video\d+$/.test(n));
   } catch {
-    return null;
+    return [];
   }
   names.sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-  for (const n of names) {
+  return names.map((n) => {
     let label = '';
     try {
       label = fs.readFileSync(path.join(sysDir, n, 'name'), 'utf8').trim();
     } catch {
-      /* no sysfs entry: take it */
+      /* no sysfs entry: take it as a camera */
     }
-    if (!NOT_A_CAMERA.test(label)) return path.join(devDir, n);
-  }
-  return null;
+    return { device: path.join(devDir, n), label };
+  });
+}
+
+/** The first /dev/video* that looks like a camera, or null. */
+export function findCameraDevice(devDir = '/dev', sysDir = '/sys/class/video4linux'): string | null {
+  return videoNodes(devDir, sysDir).find((n) => !NOT_A_CAMERA.test(n.label))?.device ?? null;
+}
+
+function onPath(command: string): boolean {
+  const dirs = command.includes('/') ? [''] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  return dirs.some((d) => {
+    try {
+      fs.accessSync(d ? path.join(d, command) : command, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What `auto` picks: a V4L2 camera, else a CSI camera through libcamera, else the demo clip. */
+export function autoSource(cam: CameraConfig, devDir = '/dev', sysDir = '/sys/class/video4linux'): string {
+  const device = findCameraDevice(devDir, sysDir);
+  if (device) return `v4l2:${device}`;
+  const csi = videoNodes(devDir, sysDir).some((n) => CSI_RECEIVER.test(n.label));
+  if (csi && libcameraSpecs(cam).some((s) => onPath(s.command))) return 'libcamera';
+  return 'demo';
 }
 
 /** The frame source camera.source names. Throws one clear line for a bad source. */
@@ -68,8 +95,7 @@ export function createFrameSource(config: { camera: CameraConfig; stateDir: stri
   const retry = { retryInitialMs: cam.retryInitialMs, retryMaxMs: cam.retryMaxMs, stallMs: cam.stallMs };
   const source = cam.source;
   if (source === 'auto') {
-    const device = findCameraDevice();
-    return createFrameSource({ ...config, camera: { ...cam, source: device ? `v4l2:${device}` : 'demo' } }, clock);
+    return createFrameSource({ ...config, camera: { ...cam, source: autoSource(cam) } }, clock);
   }
   if (source === 'demo') {
     return new ClipFrameSource(

@@ -96,7 +96,10 @@ export class MjpegParser {
         // at pos: a marker (fill bytes FF FF … allowed)
         let p = this.pos;
         while (p < this.len && b[p] === 0xff && p + 1 < this.len && b[p + 1] === 0xff) p++;
-        if (p + 1 >= this.len) return (this.pos = p), undefined;
+        if (p + 1 >= this.len) {
+          this.pos = p;
+          return;
+        }
         if (b[p] !== 0xff) {
           this.restartAfterBroken(1);
           continue;
@@ -114,24 +117,37 @@ export class MjpegParser {
           this.pos = p + 2;
           continue;
         }
-        if (p + 3 >= this.len) return (this.pos = p), undefined;
+        if (p + 3 >= this.len) {
+          this.pos = p;
+          return;
+        }
         const segLen = b.readUInt16BE(p + 2);
         if (segLen < 2) {
           this.restartAfterBroken(p + 2);
           continue;
         }
         const end = p + 2 + segLen;
-        if (end > this.len) return (this.pos = p), undefined;
+        if (end > this.len) {
+          this.pos = p;
+          return;
+        }
         this.pos = end;
         if (marker === 0xda) this.phase = 'scan';
         continue;
       }
       // scan: entropy-coded data until a real marker
+      const data = b.subarray(0, this.len);
       let p = this.pos;
       for (;;) {
-        const ff = b.indexOf(0xff, p);
-        if (ff < 0 || ff >= this.len) return (this.pos = this.len), undefined;
-        if (ff + 1 >= this.len) return (this.pos = ff), undefined;
+        const ff = data.indexOf(0xff, p);
+        if (ff < 0 || ff >= this.len) {
+          this.pos = this.len;
+          return;
+        }
+        if (ff + 1 >= this.len) {
+          this.pos = ff;
+          return;
+        }
         const next = b[ff + 1];
         if (next === 0x00 || (next >= 0xd0 && next <= 0xd7) || next === 0xff) {
           p = next === 0xff ? ff + 1 : ff + 2;
@@ -151,9 +167,10 @@ export class MjpegParser {
   }
 
   private findSoi(from: number): number {
+    const data = this.buf.subarray(0, this.len);
     let p = from;
     for (;;) {
-      const ff = this.buf.indexOf(0xff, p);
+      const ff = data.indexOf(0xff, p);
       if (ff < 0 || ff + 1 >= this.len) return -1;
       if (this.buf[ff + 1] === 0xd8) return ff;
       p = ff + 1;

@@ -1,4 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { createLogger } from '../core/log.js';
 import { LABELS } from '../core/types.js';
 import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
@@ -12,21 +14,42 @@ import { createRng, shuffleInPlace } from './rng.js';
  */
 const log = createLogger('train');
 
-/** @tensorflow/tfjs, with the tfjs-node backend when a user has installed it (it is optional and not a dependency). */
+/**
+ * @tensorflow/tfjs with the fastest backend at hand: tfjs-node when a user has installed it (optional, not a
+ * dependency), else the WebAssembly backend (about 3× the pure-JS one on the head), else pure JS.
+ */
 export async function loadTf(): Promise<typeof TF> {
+  const tf = await import('@tensorflow/tfjs');
   try {
     const nodeBackend = '@tensorflow/tfjs-node';
     await import(nodeBackend);
-    log.info('using @tensorflow/tfjs-node');
+    await tf.setBackend('tensorflow');
+    return tf;
   } catch {
-    /* pure JS backend */
+    /* not installed */
   }
-  return import('@tensorflow/tfjs');
+  if (tf.getBackend() === 'wasm') return tf;
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const dist = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    wasm.setWasmPaths(dist + path.sep);
+    if (!(await tf.setBackend('wasm'))) throw new Error('not available');
+    await tf.ready();
+  } catch (err) {
+    log.info(`tfjs: WebAssembly backend unavailable (${(err as Error).message.split('\n')[0]}); using pure JS`);
+    await tf.setBackend('cpu');
+  }
+  return tf;
 }
 
 export interface FeatureSet {
   x: Float32Array[];
   y: number[];
+  /**
+   * Rows that are copies (augmentations) of one crop, and how many of them an epoch draws: an epoch then sees
+   * each crop `draws` times in a fresh random variant, not every copy every epoch. Without it, every row.
+   */
+  groups?: Array<{ rows: number[]; draws: number }>;
 }
 
 export interface HeadTrainOptions {
@@ -93,7 +116,15 @@ export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTr
     return tf.tensor2d(t, [idx.length, k]);
   };
   const rng = createRng(opts.seed);
-  const order = train.x.map((_, i) => i);
+  const groups = train.groups ?? train.x.map((_, i) => ({ rows: [i], draws: 1 }));
+  const epochRows = (): number[] => {
+    const rows: number[] = [];
+    for (const g of groups) {
+      const pick = g.rows.length <= g.draws ? g.rows : shuffleInPlace([...g.rows], rng).slice(0, g.draws);
+      rows.push(...pick);
+    }
+    return shuffleInPlace(rows, rng);
+  };
   const valIdx = val.x.map((_, i) => i);
   const xVal = stack(tf, val.x, valIdx);
   const history: EpochRecord[] = [];
@@ -102,7 +133,7 @@ export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTr
   bar?.start(opts.epochs, 0, { loss: '-', vloss: '-', vf1: '-' });
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      shuffleInPlace(order, rng);
+      const order = epochRows();
       let lossSum = 0;
       let batches = 0;
       for (let b = 0; b < order.length; b += opts.batchSize) {

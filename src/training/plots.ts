@@ -7,10 +7,10 @@ function esc(s: string): string {
 }
 
 function heatmap(m: Metrics, title: string, x0: number, y0: number): string {
-  const cell = 70;
+  const cell = 88;
   const k = m.labels.length;
-  const parts: string[] = [`<text x="${x0}" y="${y0 - 40}" font-size="16" font-weight="bold">${esc(title)}</text>`];
-  parts.push(`<text x="${x0 + (k * cell) / 2}" y="${y0 - 20}" font-size="12" text-anchor="middle">predicted</text>`);
+  const parts: string[] = [`<text x="${x0}" y="${y0 - 48}" font-size="16" font-weight="bold">${esc(title)}</text>`];
+  parts.push(`<text x="${x0 + (k * cell) / 2}" y="${y0 - 24}" font-size="12" text-anchor="middle" font-style="italic">predicted ↓</text>`);
   m.labels.forEach((l, j) => parts.push(`<text x="${x0 + j * cell + cell / 2}" y="${y0 - 5}" font-size="11" text-anchor="middle">${esc(l)}</text>`));
   m.confusion.forEach((row, i) => {
     const total = row.reduce((a, b) => a + b, 0) || 1;
@@ -57,14 +57,14 @@ function bars(m: Metrics, title: string, x0: number, y0: number): string {
 }
 
 export function evaluationSvg(title: string, all: Metrics, large: Metrics, minFace: number): string {
-  const width = 1180;
-  const height = 400;
+  const width = 1300;
+  const height = 440;
   const body = [
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="20" y="28" font-size="18" font-weight="bold">${esc(title)}</text>`,
     heatmap(all, 'all faces', 110, 110),
-    heatmap(large, `faces ≥ ${minFace} px`, 460, 110),
-    bars(large, `faces ≥ ${minFace} px: per class`, 820, 110),
+    heatmap(large, `faces ≥ ${minFace} px`, 530, 110),
+    bars(large, `faces ≥ ${minFace} px: per class`, 940, 110),
   ];
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif">${body.join('')}</svg>`;
 }

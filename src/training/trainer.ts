@@ -26,20 +26,37 @@ export interface TrainingPlan {
   copiesPerCrop: Record<Label, number>;
 }
 
-/** Every training crop k = 0..augment, and minority classes topped up with more augmented copies. */
+/**
+ * Every training crop k = 0..augment; minority classes of the REAL crops topped up with more augmented copies
+ * (synthetic crops get the plain augment + 1, so a real rare face is not drowned by synthetic ones).
+ */
 export function planTrainingJobs(train: FaceSample[], opts: Pick<TrainOptions, 'augment' | 'balance' | 'maxCopies'>): TrainingPlan {
-  const perLabel = countByLabel(train);
+  const real = countByLabel(train.filter((s) => !s.synthetic));
   const base = opts.augment + 1;
-  const largest = Math.max(...LABELS.map((l) => perLabel[l] * base));
+  const largest = Math.max(...LABELS.map((l) => real[l] * base));
   const copiesPerCrop = {} as Record<Label, number>;
   for (const l of LABELS) {
-    const wanted = perLabel[l] ? Math.ceil((opts.balance * largest) / perLabel[l]) : base;
+    const wanted = real[l] ? Math.ceil((opts.balance * largest) / real[l]) : base;
     copiesPerCrop[l] = Math.max(base, Math.min(Math.max(base, opts.maxCopies), wanted));
   }
   const jobs: FeatureJob[] = [];
-  for (const sample of train) for (let k = 0; k < copiesPerCrop[sample.label]; k++) jobs.push({ sample, aug: k });
-  const counts = Object.fromEntries(LABELS.map((l) => [l, perLabel[l] * copiesPerCrop[l]])) as Record<Label, number>;
+  for (const sample of train) {
+    const copies = sample.synthetic ? base : copiesPerCrop[sample.label];
+    for (let k = 0; k < copies; k++) jobs.push({ sample, aug: k });
+  }
+  const counts = Object.fromEntries(LABELS.map((l) => [l, jobs.filter((j) => j.sample.label === l).length])) as Record<Label, number>;
   return { jobs, counts, copiesPerCrop };
+}
+
+/** Rows of the same crop, drawn copies/(augment+1) times per epoch: epochs stay the size of the data, variants rotate. */
+export function epochGroups(plan: TrainingPlan, augment: number): Array<{ rows: number[]; draws: number }> {
+  const byCrop = new Map<string, number[]>();
+  plan.jobs.forEach((j, i) => {
+    const rows = byCrop.get(j.sample.id) ?? [];
+    rows.push(i);
+    byCrop.set(j.sample.id, rows);
+  });
+  return [...byCrop.values()].map((rows) => ({ rows, draws: Math.max(1, Math.round(rows.length / (augment + 1))) }));
 }
 
 /** sklearn's "balanced" weights: n / (classes · n_c), on the crops actually trained on. */
@@ -81,7 +98,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
   const valX = await extractFeatures(validation.map((sample) => ({ sample, aug: 0 })), featureOpts);
 
   const head = await trainHead(
-    { x: trainX, y: plan.jobs.map((j) => labelIndex(j.sample.label)) },
+    { x: trainX, y: plan.jobs.map((j) => labelIndex(j.sample.label)), groups: epochGroups(plan, opts.augment) },
     { x: valX, y: validation.map((s) => labelIndex(s.label)) },
     {
       seed: opts.seed,

@@ -21,6 +21,7 @@ export class Mosquitto {
   readonly dir: string;
   private proc: ChildProcess | null = null;
   private logText = '';
+  private readonly clients: MqttClient[] = [];
 
   constructor(private readonly opts: BrokerOptions = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-mosquitto-'));
@@ -79,7 +80,9 @@ export class Mosquitto {
     await this.start();
   }
 
+  /** Ends every client made with client() (a failed test must not leave the process hanging), kills the broker. */
   async dispose(): Promise<void> {
+    for (const c of this.clients) await c.endAsync(true).catch(() => undefined);
     await this.stop('SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -87,6 +90,7 @@ export class Mosquitto {
   /** A plain MQTT.js client, connected. */
   async client(options: IClientOptions = {}): Promise<MqttClient> {
     const c = mqtt.connect(this.url, { reconnectPeriod: 100, connectTimeout: 2000, ...options });
+    this.clients.push(c);
     await new Promise<void>((resolve, reject) => {
       c.once('connect', () => resolve());
       c.once('error', reject);
@@ -121,7 +125,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 }
 
 /** Resolves when pred holds (polled), or rejects after timeoutMs naming what was awaited. */
-export async function waitFor(what: string, pred: () => boolean, timeoutMs = 5000): Promise<void> {
+export async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

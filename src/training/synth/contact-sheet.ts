@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../core/files.js';
 import type { SynthItem, SynthManifest } from './generate.js';
 import { createRandom } from './random.js';
 
-const TILE = 200;
+const TILE = 168;
 const COLS = 6;
 const ROWS = 4;
 
@@ -37,12 +37,12 @@ export async function writeContactSheet(outDir: string, manifest: SynthManifest,
     const top = Math.floor(i / COLS) * (TILE + 20);
     const tile = await sharp(path.join(outDir, item.file)).resize(TILE, TILE, { fit: 'contain', background: '#333' }).png().toBuffer();
     const text = `${item.variant} · ${item.style.shape} · ${item.style.pattern ?? item.style.colour}`;
-    const caption = `<svg xmlns="http://www.w3.org/2000/svg" width="${TILE}" height="20"><rect width="${TILE}" height="20" fill="#111"/><text x="4" y="14" font-family="DejaVu Sans, sans-serif" font-size="11" fill="${item.label === 'mask' ? '#7ddc7d' : '#ffbf47'}">${escape(text)}</text></svg>`;
+    const caption = `<svg xmlns="http://www.w3.org/2000/svg" width="${TILE}" height="20"><rect width="${TILE}" height="20" fill="#111"/><text x="4" y="14" font-family="DejaVu Sans, sans-serif" font-size="10" fill="${item.label === 'mask' ? '#7ddc7d' : '#ffbf47'}">${escape(text)}</text></svg>`;
     layers.push({ input: tile, left, top }, { input: Buffer.from(caption), left, top: top + TILE });
   }
   const png = await sharp({ create: { width: COLS * TILE, height: ROWS * (TILE + 20), channels: 3, background: '#111' } })
     .composite(layers)
-    .png({ compressionLevel: 9 })
+    .png({ compressionLevel: 9, palette: true, quality: 90, effort: 8 })
     .toBuffer();
   writeFileAtomic(pngFile, png);
 }

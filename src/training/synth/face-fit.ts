@@ -1,5 +1,5 @@
 import type { Box } from '../../core/types.js';
-import { cropSquare, type RgbImage, type Square } from './image.js';
+import { cropSquare, cropSquareTurned, type RgbImage, type Square } from './image.js';
 import { FACEMESH_INPUT, FACEMESH_POINTS, type Landmarker } from './landmarker.js';
 
 /** A face whose 468 FaceMesh points are known in picture pixels. */
@@ -22,7 +22,7 @@ export interface FitOptions {
 
 /** MediaPipe crops the landmark model's input at 1.5 × the face's extent. */
 const CROP_SCALE = 1.5;
-const REFINE_PASSES = 2;
+const REFINE_PASSES = 4;
 
 export function point(points: Float32Array, i: number): { x: number; y: number } {
   return { x: points[i * 3], y: points[i * 3 + 1] };
@@ -56,18 +56,33 @@ function firstSquares(img: RgbImage, region: Box | null): Square[] {
   return squares;
 }
 
-function toPicture(mesh: Float32Array, sq: Square): Float32Array {
+/** Crop points back to the picture; `degrees` is the turn cropSquareTurned applied (0 for cropSquare). */
+function toPicture(mesh: Float32Array, sq: Square, degrees = 0): Float32Array {
   const k = sq.side / FACEMESH_INPUT;
-  const x0 = Math.round(sq.cx - sq.side / 2);
-  const y0 = Math.round(sq.cy - sq.side / 2);
+  const half = FACEMESH_INPUT / 2;
+  const a = (-degrees * Math.PI) / 180;
+  const cos = Math.cos(a), sin = Math.sin(a);
+  // cropSquare starts at the rounded corner; a turned crop is centred on the square's centre.
+  const cx = degrees === 0 ? Math.round(sq.cx - sq.side / 2) + sq.side / 2 : sq.cx;
+  const cy = degrees === 0 ? Math.round(sq.cy - sq.side / 2) + sq.side / 2 : sq.cy;
   const out = new Float32Array(FACEMESH_POINTS * 3);
   for (let i = 0; i < FACEMESH_POINTS; i++) {
-    out[i * 3] = x0 + mesh[i * 3] * k;
-    out[i * 3 + 1] = y0 + mesh[i * 3 + 1] * k;
+    const u = (mesh[i * 3] - half) * k, v = (mesh[i * 3 + 1] - half) * k;
+    out[i * 3] = cx + u * cos - v * sin;
+    out[i * 3 + 1] = cy + u * sin + v * cos;
     out[i * 3 + 2] = mesh[i * 3 + 2] * k;
   }
   return out;
 }
+
+/** The face's roll in degrees (clockwise positive), from the outer eye corners. */
+function rollDegrees(points: Float32Array): number {
+  const r = point(points, 33), l = point(points, 263);
+  return (Math.atan2(l.y - r.y, l.x - r.x) * 180) / Math.PI;
+}
+
+/** Below this roll FaceMesh does fine on an unturned crop (and skipping the turn keeps pixels unresampled). */
+const TURN_FROM_DEGREES = 4;
 
 /** Why a set of landmarks cannot be a face the right way up, or null when it can. */
 export function degenerateReason(points: Float32Array): string | null {
@@ -106,9 +121,13 @@ export async function fitFace(img: RgbImage, region: Box | null, landmarker: Lan
     const box = extent(points);
     const sq = { cx: box.x + box.w / 2, cy: box.y + box.h / 2, side: Math.max(box.w, box.h) * CROP_SCALE };
     if (sq.side < 8) break;
-    const [again] = await landmarker.landmarks([await cropSquare(img, sq, FACEMESH_INPUT)]);
-    if (again.faceScore < score && score >= opts.minFaceScore) break;
-    points = toPicture(again.mesh, sq);
+    const roll = rollDegrees(points);
+    const turn = Math.abs(roll) >= TURN_FROM_DEGREES ? -roll : 0;
+    const crop = turn ? await cropSquareTurned(img, sq, turn, FACEMESH_INPUT) : await cropSquare(img, sq, FACEMESH_INPUT);
+    const [again] = await landmarker.landmarks([crop]);
+    // Keep the re-crop unless it loses a face the first look had (scores near 1 saturate; compare to the bar).
+    if (again.faceScore < score && again.faceScore < opts.minFaceScore) break;
+    points = toPicture(again.mesh, sq, turn);
     score = again.faceScore;
   }
   if (score < opts.minFaceScore) return { ok: false, reason: `no face found (FaceMesh face score ${score.toFixed(2)})` };

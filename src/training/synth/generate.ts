@@ -127,7 +127,11 @@ function clearPrevious(outDir: string): void {
   const old = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Partial<SynthManifest>;
   if (old.generator !== GENERATOR) throw new Error(`${manifestFile}: not written by ${GENERATOR}; not overwriting`);
   fs.rmSync(manifestFile);
-  for (const item of old.items ?? []) fs.rmSync(path.join(outDir, item.file), { force: true });
+  const root = path.resolve(outDir) + path.sep;
+  for (const item of old.items ?? []) {
+    const file = path.resolve(outDir, String(item.file));
+    if (file.startsWith(root)) fs.rmSync(file, { force: true });
+  }
 }
 
 export type ProgressFn = (done: number, total: number, counts: SynthManifest['counts']) => void;

@@ -81,3 +81,24 @@ export async function cropBox(img: RgbImage, box: Box, maxSide: number): Promise
   const data = await pipeline.raw().toBuffer();
   return { width: scale < 1 ? width : box.w, height: scale < 1 ? height : box.h, data, scale };
 }
+
+/**
+ * Like cropSquare, but the square is turned by `degrees` (clockwise in the picture) first, so a tilted face comes out
+ * upright: the picture is cut at √2 × the side (border pixels repeated), rotated about the centre, and the middle
+ * size×size taken. A point (u, v) of the result lies at centre + R(−degrees)·((u, v) − size/2)·side/size.
+ */
+export async function cropSquareTurned(img: RgbImage, sq: Square, degrees: number, size: number): Promise<Buffer> {
+  if (Math.abs(degrees) < 0.5) return cropSquare(img, sq, size);
+  const wide = Math.ceil(size * Math.SQRT2) + 2;
+  const padded = await cropSquare(img, { cx: sq.cx, cy: sq.cy, side: (sq.side * wide) / size }, wide);
+  const turned = await sharp(padded, { raw: { width: wide, height: wide, channels: 3 } })
+    .rotate(degrees, { background: { r: 0, g: 0, b: 0 } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const left = Math.round((turned.info.width - size) / 2);
+  const top = Math.round((turned.info.height - size) / 2);
+  return sharp(turned.data, { raw: { width: turned.info.width, height: turned.info.height, channels: 3 } })
+    .extract({ left, top, width: size, height: size })
+    .raw()
+    .toBuffer();
+}

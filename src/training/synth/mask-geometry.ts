@@ -105,7 +105,7 @@ function topBand(v: Variant, lm: (i: number) => Pt, H: number): [number, number]
   const noseBottom = Math.max(y(LM.subnasale), y(LM.nostrilLeft), y(LM.nostrilRight), y(LM.noseTip));
   switch (v) {
     case 'correct': {
-      const bridge = lerp(lm(LM.noseBridge), lm(LM.noseTip), 0.25).y;
+      const bridge = lerp(lm(LM.noseBridge), lm(LM.noseTip), 0.3).y;
       return [bridge, Math.min(lerp(lm(LM.noseBridge), lm(LM.noseTip), 0.5).y, y(LM.noseUpper) - 0.05 * H)];
     }
     case 'below_nose': {
@@ -123,7 +123,7 @@ function topBand(v: Variant, lm: (i: number) => Pt, H: number): [number, number]
 
 export function placeMask(points: Float32Array, params: PlacementParams): MaskGeometry {
   if (points.length < FACEMESH_POINTS * 3) throw new Error('placeMask needs 468 landmarks');
-  const { toFrame, transform, lm } = faceFrame(points);
+  const { transform, lm } = faceFrame(points);
   const H = Math.hypot(lm(LM.chin).x - lm(LM.foreheadTop).x, lm(LM.chin).y - lm(LM.foreheadTop).y);
   const oval = FACE_OVAL.map((i) => lm(i));
   const xs = oval.map((p) => p.x);

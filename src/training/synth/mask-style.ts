@@ -51,7 +51,7 @@ export function pickStyle(rng: Random): MaskStyle {
 }
 
 function finish(rng: Random) {
-  return { loops: rng.chance(0.8), shading: rng.range(0.25, 0.6), texture: rng.range(0.05, 0.35), edgeBlur: rng.range(0.35, 1.1) };
+  return { loops: rng.chance(0.88), shading: rng.range(0.25, 0.6), texture: rng.range(0.05, 0.35), edgeBlur: rng.range(0.35, 1.1) };
 }
 
 function jitter(hex: string, rng: Random): string {

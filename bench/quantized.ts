@@ -1,0 +1,122 @@
+/**
+ * int8 vs float classifier, same run: MobileNetV2 width 0.35 and 1.0 at 224 + the mask head, exported to ONNX,
+ * quantized by src/onnx/quantize.ts, batch-1 latency with ONNX Runtime (CPU) and file sizes.
+ * The weights are random (H1's buildMobileNetV2): latency does not depend on weight values, only on shapes and ops.
+ * Built float models are cached under .cache/bench/ so reruns are quick.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+// Type-only: a value import of ./main.js deadlocks (main.ts awaits main() at top level while importing this file).
+import type { BenchRow } from './main.js';
+import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
+import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
+
+const SECTION = 'quantized';
+const CACHE = '.cache/bench';
+const SIZE = 224;
+const RUNS = Number(process.env.MASKWATCH_BENCH_QUANT_RUNS ?? 100);
+const RATIO_TARGET = 0.5;
+const SIZE_TARGET_BYTES = 1024 * 1024;
+
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+/** Smooth pseudo-pictures in [-1, 1]: calibration only has to give plausible ranges for a latency bench. */
+function pseudoPicture(seed: number): Float32Array {
+  return Float32Array.from({ length: SIZE * SIZE * 3 }, (_, i) => Math.sin((i % (SIZE * 3)) * 0.013 * (seed + 1) + Math.floor(i / (SIZE * 3)) * 0.021 + seed) * 0.9);
+}
+
+async function floatModel(alpha: number): Promise<Uint8Array> {
+  const file = path.join(CACHE, `mobilenetv2_${alpha}_${SIZE}_classifier.onnx`);
+  if (fs.existsSync(file)) return fs.readFileSync(file);
+  const { buildClassifier, buildMobileNetV2 } = await import('../src/training/mobilenet.js');
+  const { layersModelToOnnx } = await import('../src/onnx/layers-export.js');
+  const base = buildMobileNetV2(alpha, SIZE, 1);
+  const model = buildClassifier(base, { inputSize: SIZE, hidden: 128, dropout: 0.5, classes: 3 });
+  const bytes = layersModelToOnnx(model, { name: `mobilenetv2_${alpha}` });
+  model.dispose();
+  fs.mkdirSync(CACHE, { recursive: true });
+  fs.writeFileSync(file, bytes);
+  return bytes;
+}
+
+async function int8Model(alpha: number, floatBytes: Uint8Array, variant: string, opts: Partial<QuantizeOptions>): Promise<Uint8Array> {
+  const file = path.join(CACHE, `mobilenetv2_${alpha}_${SIZE}_classifier.${variant}.onnx`);
+  const sources = fs.readdirSync('src/onnx').filter((f) => f.startsWith('quantize')).map((f) => fs.statSync(path.join('src/onnx', f)).mtimeMs);
+  if (fs.existsSync(file) && fs.statSync(file).mtimeMs > Math.max(...sources)) return fs.readFileSync(file);
+  const calibration = Array.from({ length: 4 }, (_, i) => pseudoPicture(i));
+  const { model } = await quantizeOnnx(floatBytes, calibration, { method: 'minmax', ...opts });
+  fs.writeFileSync(file, model);
+  return model;
+}
+
+interface SessionConfig {
+  threads: number;
+  mode: 'sequential' | 'parallel';
+}
+
+async function latency(bytes: Uint8Array, cfg: SessionConfig): Promise<{ median: number; p90: number }> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cfg.threads, interOpNumThreads: 1, executionMode: cfg.mode, graphOptimizationLevel: 'all' });
+  try {
+    const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', pseudoPicture(9), [1, SIZE, SIZE, 3]) };
+    for (let i = 0; i < 10; i++) await session.run(feeds);
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t);
+    }
+    return { median: quantile(times, 0.5), p90: quantile(times, 0.9) };
+  } finally {
+    await session.release();
+  }
+}
+
+/** Variants of the int8 model: the default, and the forms tried for CPUs whose int8 kernels are slow or saturate. */
+const VARIANTS: Array<{ name: string; opts: Partial<QuantizeOptions> }> = [
+  { name: 'int8', opts: {} },
+  { name: 'uint8w', opts: { weightType: 'uint8' } },
+  { name: 'int8-firstconv-float', opts: { keepFloat: ['Conv1'] } },
+];
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const cpu = `${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  for (const alpha of [0.35, 1.0]) {
+    const f = await floatModel(alpha);
+    const models: Array<[string, Uint8Array]> = [['float', f]];
+    for (const v of VARIANTS) models.push([v.name, await int8Model(alpha, f, v.name, v.opts)]);
+    const int8 = models[1]![1];
+    const kernels = summarizeKernels(await inspectOptimizedOps(int8));
+    rows.push({ section: SECTION, name: `w${alpha} float file`, value: f.byteLength / 1024, unit: 'KB' });
+    rows.push({
+      section: SECTION,
+      name: `w${alpha} int8 file`,
+      value: int8.byteLength / 1024,
+      unit: 'KB',
+      ...(alpha === 0.35 ? { target: '≤ 1024 KB', pass: int8.byteLength <= SIZE_TARGET_BYTES } : {}),
+      note: `${(int8.byteLength / f.byteLength).toFixed(2)} × float; ORT kernels: ${kernels.integer} integer, ${kernels.floatConv} float Conv`,
+    });
+    for (const cfg of [{ threads: 1, mode: 'sequential' }, { threads: 2, mode: 'sequential' }, { threads: 2, mode: 'parallel' }] as SessionConfig[]) {
+      // Interleave float and int8 so load changes hit both alike.
+      const timed = new Map<string, { median: number; p90: number }>();
+      for (const [name, bytes] of models) timed.set(name, await latency(bytes, cfg));
+      const fl = timed.get('float')!;
+      const label = `w${alpha} ${cfg.threads}t ${cfg.mode}`;
+      for (const [name, t] of timed) {
+        rows.push({ section: SECTION, name: `${label} ${name}`, median: t.median, p90: t.p90, unit: 'ms' });
+        if (name === 'float') continue;
+        const ratio = t.median / fl.median;
+        rows.push({ section: SECTION, name: `${label} ${name}/float`, value: ratio, unit: '×', ...(name === 'int8' ? { target: `≤ ${RATIO_TARGET}`, pass: ratio <= RATIO_TARGET } : {}), note: cpu });
+      }
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,51 @@
+import type { MaskwatchConfig } from '../config/schema.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createLogger } from '../core/log.js';
+import type { EventSink, Notifier } from '../core/seams.js';
+import { IouTracker } from '../decision/tracker.js';
+import { MqttEventSink } from '../events/mqtt-sink.js';
+import { createGpioDriver } from '../signals/create-gpio-driver.js';
+import { installExitSafety as installLinesOff, Lights, lightsOptionsFromConfig } from '../signals/lights.js';
+import { createFrameSource } from '../source/create-frame-source.js';
+import { SystemdNotifier } from '../system/notify.js';
+import { createFaceDetector, detectorOptionsFromConfig } from '../vision/face-detector.js';
+import { createMaskClassifier } from '../vision/mask-classifier.js';
+import { Daemon } from './daemon.js';
+
+const log = createLogger('daemon');
+
+export interface FactoryOverrides {
+  clock?: Clock;
+  sink?: EventSink;
+  notifier?: Notifier;
+}
+
+/**
+ * Builds the daemon from a validated config. Models are loaded (and their sha256 checked) here,
+ * before anything starts, so a bad model is one error line and nothing else happens.
+ */
+export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOverrides = {}): Promise<Daemon> {
+  const clock = overrides.clock ?? systemClock;
+  const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision as 'int8' | 'float' });
+  const classifier = await loadClassifier();
+  const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
+  const driver = createGpioDriver(config.signals);
+  const signals = new Lights(driver, lightsOptionsFromConfig(config.signals), clock);
+  // Lines off on every exit path, an uncaught error included.
+  installLinesOff(signals);
+  log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${config.detector.model}`);
+  return new Daemon({
+    source: createFrameSource(config, clock),
+    detector,
+    classifier,
+    loadClassifier,
+    tracker: new IouTracker(config.tracker),
+    signals,
+    sink: overrides.sink ?? new MqttEventSink({ mqtt: config.mqtt, deviceId: config.deviceId, stateDir: config.stateDir, clock }),
+    notifier: overrides.notifier ?? new SystemdNotifier(),
+    clock,
+    minFaceSize: config.detector.minFaceSize,
+    statsIntervalMs: config.mqtt.statsIntervalS * 1000,
+    watchdog: config.systemd.watchdog,
+  });
+}
