@@ -10,6 +10,7 @@ import { sha256File } from '../src/core/files.js';
 import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
 import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/training/crop.js';
 import { runEvaluation } from '../src/training/eval-run.js';
+import { extractFeatures } from '../src/training/features.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from '../src/training/options.js';
 import { runTraining, type TrainingOutcome } from '../src/training/trainer.js';
 import { readModelCard, verifiedModelFile } from '../src/vision/model-card.js';
@@ -95,4 +96,18 @@ test('eval recomputes the held-out split from the card and writes JSON + PNG', a
   const any = await runEvaluation({ model: opts.out, data: [path.join(FIXTURE, 'crops')], split: 'test', minFace: 32, precision: 'float', cacheDir: opts.cacheDir, progress: false });
   assert.equal(any.split, 'all');
   assert.equal(any.result.count, 18);
+});
+
+test('features come from the cache on a rerun, and match a fresh computation', async () => {
+  const ns = fs.readdirSync(opts.cacheDir).find((f) => f.includes('-224-m0.15-'))!;
+  const shards = () => fs.readdirSync(path.join(opts.cacheDir, ns)).sort();
+  const before = shards();
+  const jobs = outcome.data.samples.filter((s) => outcome.data.splitOf.get(s.photoId) === 'train').slice(0, 4).map((sample) => ({ sample, aug: 1 }));
+  const baseOnnx = path.resolve('models/mobilenet_v2_0.35_224/base.onnx');
+  const featureOpts = { baseOnnx, baseSha256: sha256File(baseOnnx), inputSize: 224, margin: 0.15, cacheDir: opts.cacheDir, progress: false };
+  const cached = await extractFeatures(jobs, featureOpts);
+  assert.deepEqual(shards(), before, 'nothing recomputed');
+  const fresh = await extractFeatures(jobs, { ...featureOpts, cacheDir: null });
+  assert.equal(cached[0].length, 1280);
+  for (let i = 0; i < jobs.length; i++) for (let j = 0; j < 1280; j += 97) assert.ok(Math.abs(cached[i][j] - fresh[i][j]) < 1e-5);
 });

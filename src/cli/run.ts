@@ -63,7 +63,17 @@ export function register(program: Command): void {
         process.exit(2);
       }
       installExitSafety(daemon);
-      await daemon.start();
+      try {
+        await daemon.start();
+      } catch (err) {
+        process.stderr.write(`maskwatch: ${errorMessage(err)}\n`);
+        await daemon.stop().catch(() => undefined);
+        process.exit(2);
+      }
+      void daemon.whenSourceEnded().then(() => {
+        log.info('the camera source ended (a file played without loop): stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
       if (opts.exitAfterMs) setTimeout(() => process.kill(process.pid, 'SIGTERM'), Number(opts.exitAfterMs)).unref();
       log.debug('running');
     });

@@ -37,10 +37,13 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private readonly firstFrame: Promise<void>;
   private resolveFirstFrame!: () => void;
+  private readonly sourceEnded: Promise<void>;
+  private resolveSourceEnded!: () => void;
 
   constructor(private readonly parts: DaemonParts) {
     this.classifier = parts.classifier;
     this.firstFrame = new Promise((resolve) => (this.resolveFirstFrame = resolve));
+    this.sourceEnded = new Promise((resolve) => (this.resolveSourceEnded = resolve));
   }
 
   async start(): Promise<void> {
@@ -55,6 +58,7 @@ export class Daemon {
       if (state !== 'streaming') notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
       // Up without a camera is still up: READY so systemd does not time the start out.
       if (state === 'retrying') this.announceReady('camera away, retrying');
+      if (state === 'ended') this.resolveSourceEnded();
     });
     await source.start();
     this.pipeline = new Pipeline({
@@ -80,6 +84,11 @@ export class Daemon {
   /** Resolves when the first frame has gone through the whole pipeline (READY=1 is sent then). */
   whenFirstFrame(): Promise<void> {
     return this.firstFrame;
+  }
+
+  /** Resolves when a non-looping file source has played to its end. */
+  whenSourceEnded(): Promise<void> {
+    return this.sourceEnded;
   }
 
   stop(): Promise<void> {

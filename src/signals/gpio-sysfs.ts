@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GpioDriver } from '../core/seams.js';
+import { createLogger } from '../core/log.js';
+
+const log = createLogger('gpio');
 
 /** Chips that carry a board's header pins (Pi 5, Pi 4, older Pis, Jetson). */
 export const KNOWN_HEADER_CHIPS = ['pinctrl-rp1', 'pinctrl-bcm2712', 'pinctrl-bcm2711', 'pinctrl-bcm2835', 'tegra234-gpio', 'tegra194-gpio', 'tegra-gpio'];
@@ -76,6 +79,7 @@ export interface SysfsGpioOptions {
 export class SysfsGpio implements GpioDriver {
   readonly name = 'sysfs';
   private lines = new Map<string, { gpio: number; valueFile: string; exported: boolean }>();
+  private failing = new Set<string>();
 
   constructor(private readonly opts: SysfsGpioOptions) {}
 
@@ -111,7 +115,14 @@ export class SysfsGpio implements GpioDriver {
   set(line: string, on: boolean): void {
     const l = this.lines.get(line);
     if (!l) return;
-    fs.writeFileSync(l.valueFile, on !== this.opts.activeLow ? '1' : '0');
+    try {
+      fs.writeFileSync(l.valueFile, on !== this.opts.activeLow ? '1' : '0');
+      this.failing.delete(line);
+    } catch (err) {
+      // called from timers: a failing line is logged once, never thrown into the daemon
+      if (!this.failing.has(line)) log.error(`gpio sysfs: setting ${line} (gpio${l.gpio}): ${(err as Error).message}`);
+      this.failing.add(line);
+    }
   }
 
   async close(): Promise<void> {
