@@ -21,6 +21,8 @@ export interface PipelineParts {
   minFaceSize: number;
   /** Called after every processed frame (watchdog gate, first-frame readiness). */
   onFrameProcessed?: (now: number) => void;
+  /** How many recent latencies the stats keep (the benchmark keeps them all). */
+  latencyWindow?: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export class Pipeline {
   private frameErrors = 0;
 
   constructor(private readonly parts: PipelineParts) {
-    this.stats = new PipelineStats(parts.clock.now());
+    this.stats = new PipelineStats(parts.clock.now(), parts.latencyWindow);
   }
 
   start(): void {
@@ -95,6 +97,9 @@ export class Pipeline {
     this.parts.onFrameProcessed?.(clock.now());
   }
 }
+
+// Every frame is a new JPEG: libvips' operation cache would only hold on to memory.
+sharp.cache(false);
 
 export async function decodeJpeg(jpeg: Buffer, seq: number, capturedAt: number): Promise<Frame> {
   const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -11,6 +11,8 @@ export interface TensorRange {
   max: number;
   /** E[x²] per channel (axis 1), for tensors listed in CalibrationOptions.channelMoments. */
   channelMeanSquare?: Float64Array;
+  /** E[x xᵀ] over channels (C×C, row-major), for tensors listed in CalibrationOptions.covariances. */
+  covariance?: Float64Array;
 }
 
 export interface CalibrationOptions {
@@ -20,7 +22,12 @@ export interface CalibrationOptions {
   tensors?: string[];
   /** Tensors whose per-channel mean square is recorded too (inputs of Conv/Gemm/MatMul, for weight clipping). */
   channelMoments?: string[];
+  /** Tensors whose channel covariance is recorded (inputs of 1×1 Conv/Gemm/MatMul, for error-compensating rounding). */
+  covariances?: string[];
 }
+
+/** Spatial positions per sample that feed a covariance: plenty for a C×C estimate, and keeps calibration quick. */
+const COVARIANCE_POSITIONS = 256;
 
 const BINS = 2048;
 const BATCH = 8;
@@ -67,6 +74,8 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
   const ranges = new Map<string, TensorRange>();
   const momentNames = new Set(opts.channelMoments ?? []);
   const squares = new Map<string, { sum: Float64Array; count: number }>();
+  const covNames = new Set(opts.covariances ?? []);
+  const covs = new Map<string, { sum: Float64Array; count: number }>();
   try {
     for (const items of batches)
       await runBatch(items, (name, data, dims) => {
@@ -85,7 +94,9 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
           acc.count += data.length / channels;
           squares.set(name, acc);
         }
+        if (covNames.has(name) && dims.length >= 2) accumulateCovariance(covs, name, data, dims);
       });
+    for (const [name, acc] of covs) ranges.get(name)!.covariance = acc.sum.map((v) => v / acc.count);
     for (const [name, acc] of squares) ranges.get(name)!.channelMeanSquare = acc.sum.map((v) => v / acc.count);
     if (opts.method === 'percentile') {
       const p = opts.percentile ?? 99.99;
@@ -99,12 +110,33 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
           const width = (max - min) / BINS || 1;
           for (let i = 0; i < data.length; i++) h[Math.min(BINS - 1, Math.floor((data[i]! - min) / width))]!++;
         });
-      for (const [name, h] of hist) ranges.set(name, { ...percentileRange(h, ranges.get(name)!, p), channelMeanSquare: ranges.get(name)!.channelMeanSquare });
+      for (const [name, h] of hist) ranges.set(name, { ...percentileRange(h, ranges.get(name)!, p), channelMeanSquare: ranges.get(name)!.channelMeanSquare, covariance: ranges.get(name)!.covariance });
     }
   } finally {
     await session.release();
   }
   return ranges;
+}
+
+function accumulateCovariance(covs: Map<string, { sum: Float64Array; count: number }>, name: string, data: Float32Array, dims: readonly number[]): void {
+  const [batch, channels] = [dims[0]!, dims[1]!];
+  const inner = dims.slice(2).reduce((a, b) => a * b, 1);
+  const acc = covs.get(name) ?? { sum: new Float64Array(channels * channels), count: 0 };
+  covs.set(name, acc);
+  const step = Math.max(1, Math.floor(inner / COVARIANCE_POSITIONS));
+  const x = new Float64Array(channels);
+  for (let n = 0; n < batch; n++)
+    for (let p = 0; p < inner; p += step) {
+      for (let c = 0; c < channels; c++) x[c] = data[(n * channels + c) * inner + p]!;
+      for (let i = 0; i < channels; i++) {
+        const xi = x[i]!;
+        if (xi === 0) continue; // ReLU outputs are mostly zeros
+        const row = i * channels;
+        for (let j = i; j < channels; j++) acc.sum[row + j] += xi * x[j]!;
+      }
+      acc.count++;
+    }
+  for (let i = 0; i < channels; i++) for (let j = 0; j < i; j++) acc.sum[i * channels + j] = acc.sum[j * channels + i]!;
 }
 
 /** Lower and upper cut so that (100−p)/2 % of the values fall outside on each side (never beyond min/max). */

@@ -4,6 +4,7 @@
  * ONNX Runtime's graph optimizer turns DQ→op→Q groups into integer kernels (QLinearConv, QGemm, QLinearAdd ...).
  */
 import type { TensorRange } from './quantize-calibrate.js';
+import { gptqRound } from './quantize-gptq.js';
 import { importanceOfWeights, quantizeWeights } from './quantize-weights.js';
 import {
   attrFloat,
@@ -32,6 +33,8 @@ export interface QdqOptions {
    */
   weightType?: 'int8' | 'uint8';
   reduceRange?: boolean;
+  /** 'gptq' (default): error-compensating rounding where calibration recorded the input covariance. */
+  rounding?: 'nearest' | 'gptq';
 }
 
 export interface QdqResult {
@@ -144,9 +147,13 @@ export function rewriteToQdq(model: Model, ranges: Map<string, TensorRange>, opt
     const dims = (weight.dims ?? []).map(Number);
     const channels = dims[axis]!;
     const biasValues = bias && (bias.dims ?? []).map(Number).reduce((a, b) => a * b, 1) === channels ? floatValues(bias) : undefined;
-    const moments = ranges.get(inputTensor.get(n)!)?.channelMeanSquare;
+    const stats = ranges.get(inputTensor.get(n)!);
+    const qmax = opts.reduceRange ? 63 : 127;
+    const covariance = opts.rounding !== 'nearest' && opts.perChannel ? stats?.covariance : undefined;
+    const moments = covariance ? undefined : stats?.channelMeanSquare;
     const importance = moments ? importanceOfWeights(n.opType!, dims, attrInt(n, 'group', 1), attrInt(n, 'transB', 0) === 1, moments) : undefined;
-    const wq = quantizeWeights(w, dims, axis, { perChannel: opts.perChannel, bias: biasValues, inputScale: input.scale, qmax: opts.reduceRange ? 63 : 127, importance });
+    const wq = quantizeWeights(w, dims, axis, { perChannel: opts.perChannel, bias: biasValues, inputScale: input.scale, qmax, importance });
+    if (covariance) wq.values = roundWithCovariance(w, dims, axis, wq.scales, covariance, qmax);
     const stem = n.name || n.output![0]!;
     const wName = names.next(`${stem}_weight_quantized`);
     const wScale = names.next(`${stem}_weight_scale`);
@@ -193,6 +200,19 @@ function isComputeNode(n: Node, inits: Map<string, Tensor>): boolean {
   if (op === 'MatMul') return !!b && inits.has(b) && !inits.has(a!) && (inits.get(b)!.dims ?? []).length === 2;
   if (op === 'Add') return !!a && !!b && !inits.has(a) && !inits.has(b);
   return true;
+}
+
+/** GPTQ rounding on the weights as an [outputs, inputs] matrix (transposed in and out for [K, N] layouts). */
+function roundWithCovariance(w: Float32Array, dims: number[], axis: number, scales: Float32Array, covariance: Float64Array, qmax: number): Int8Array {
+  const outputs = dims[axis]!;
+  const inputs = w.length / outputs;
+  if (axis === 0) return gptqRound(w, outputs, inputs, scales, covariance, qmax);
+  const t = new Float32Array(w.length);
+  for (let k = 0; k < inputs; k++) for (let o = 0; o < outputs; o++) t[o * inputs + k] = w[k * outputs + o]!;
+  const q = gptqRound(t, outputs, inputs, scales, covariance, qmax);
+  const back = new Int8Array(w.length);
+  for (let k = 0; k < inputs; k++) for (let o = 0; o < outputs; o++) back[k * outputs + o] = q[o * inputs + k]!;
+  return back;
 }
 
 /** Clip (constant bounds) or Relu directly after a compute op: its bounds, for folding into the output range. */

@@ -4,7 +4,7 @@
  */
 import { decodeModel, encodeModel } from './builder.js';
 import { calibrate } from './quantize-calibrate.js';
-import { countOps, graphOf } from './quantize-graph.js';
+import { attrInt, attrInts, countOps, graphOf } from './quantize-graph.js';
 import { rewriteToQdq } from './quantize-qdq.js';
 
 export { compareClassifiers, inspectOptimizedOps, summarizeKernels, classify, type Agreement } from './quantize-inspect.js';
@@ -19,6 +19,8 @@ export interface QuantizeOptions {
   /** See QdqOptions: weight storage for CPUs whose u8×s8 kernels saturate (x86 without VNNI). */
   weightType?: 'int8' | 'uint8';
   reduceRange?: boolean;
+  /** 'gptq' (default): error-compensating rounding of 1×1 Conv / Gemm / MatMul weights; 'nearest': plain rounding. */
+  rounding?: 'nearest' | 'gptq';
 }
 
 export interface QuantizeReport {
@@ -28,6 +30,7 @@ export interface QuantizeReport {
   perChannel: boolean;
   weightType: 'int8' | 'uint8';
   reduceRange: boolean;
+  rounding: 'nearest' | 'gptq';
   tensorsQuantized: { activations: number; weights: number; biases: number };
   foldedPads: number;
   fusedActivations: number;
@@ -44,11 +47,17 @@ export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32A
   const percentile = opts.method === 'percentile' ? opts.percentile ?? DEFAULT_PERCENTILE : undefined;
   const model = decodeModel(floatModel);
   const graph = graphOf(model);
-  const weighted = (graph.node ?? []).filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType ?? '')).map((n) => n.input?.[0] ?? '');
-  const ranges = await calibrate(floatModel, calibration, { method: opts.method, percentile, channelMoments: weighted });
+  const weighted = (graph.node ?? []).filter((n) => ['Conv', 'Gemm', 'MatMul'].includes(n.opType ?? ''));
+  const matrixLike = weighted.filter((n) => n.opType !== 'Conv' || (attrInt(n, 'group', 1) === 1 && (attrInts(n, 'kernel_shape') ?? []).every((k) => k === 1)));
+  const ranges = await calibrate(floatModel, calibration, {
+    method: opts.method,
+    percentile,
+    channelMoments: weighted.map((n) => n.input?.[0] ?? ''),
+    covariances: opts.rounding === 'nearest' ? [] : matrixLike.map((n) => n.input?.[0] ?? ''),
+  });
   const opsBefore = countOps(graph);
   const perChannel = opts.perChannel ?? true;
-  const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: opts.keepFloat, weightType: opts.weightType, reduceRange: opts.reduceRange });
+  const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: opts.keepFloat, weightType: opts.weightType, reduceRange: opts.reduceRange, rounding: opts.rounding });
   const bytes = encodeModel(model);
   return {
     model: bytes,
@@ -59,6 +68,7 @@ export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32A
       perChannel,
       weightType: opts.weightType ?? 'int8',
       reduceRange: opts.reduceRange ?? false,
+      rounding: opts.rounding ?? 'gptq',
       tensorsQuantized: { activations: result.activationTensors, weights: result.weightTensors, biases: result.biasTensors },
       foldedPads: result.foldedPads,
       fusedActivations: result.fusedActivations,

@@ -1,0 +1,113 @@
+/**
+ * One pipeline measurement in a process of its own (so its peak memory is its own):
+ * a 640×480 MJPEG stream from ONE ffmpeg process → the daemon's Pipeline with the real detector,
+ * classifier and tracker, lights on a null GPIO, events to a null sink.
+ * argv: faces (1|3) precision (int8|float) inputFps seconds. Prints one JSON line.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { systemClock } from '../src/core/clock.js';
+import type { EventSink, Signals } from '../src/core/seams.js';
+import type { Label } from '../src/core/types.js';
+import { loadConfig } from '../src/config/load.js';
+import { Pipeline } from '../src/daemon/pipeline.js';
+import { IouTracker } from '../src/decision/tracker.js';
+import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
+import { ProcessFrameSource } from '../src/source/process-source.js';
+import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/face-detector.js';
+import { createMaskClassifier } from '../src/vision/mask-classifier.js';
+import { quantile } from './stats.js';
+
+const [facesArg = '1', precision = 'int8', fpsArg = '120', secondsArg = '10'] = process.argv.slice(2);
+const faces = Number(facesArg);
+const { config } = loadConfig();
+const cacheDir = path.resolve('.cache/bench');
+fs.mkdirSync(cacheDir, { recursive: true });
+
+// Faces in view the whole time: the per-frame cost with people at the door.
+const clipFile = path.join(cacheDir, `pipeline-${faces}-faces.mjpeg`);
+if (!fs.existsSync(clipFile)) {
+  const people = DEMO_PEOPLE.map((p) => ({ image: path.join(DEMO_ASSETS_DIR, p.file), label: p.label }));
+  const { frames } = await buildClip(people, { width: 640, height: 480, fps: 15, faceSize: faces === 1 ? 220 : 150, showMs: 4000, gapMs: 0, facesPerFrame: faces });
+  fs.writeFileSync(clipFile, Buffer.concat(frames));
+}
+
+const clock = systemClock;
+const source = new ProcessFrameSource(
+  {
+    description: `bench clip ${faces} face(s)`,
+    specs: [{ command: 'ffmpeg', args: ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-f', 'mjpeg', '-framerate', fpsArg, '-i', clipFile, '-c:v', 'copy', '-f', 'mjpeg', '-'] }],
+    retryInitialMs: 500,
+    retryMaxMs: 2000,
+    stallMs: 5000,
+  },
+  clock,
+);
+const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
+const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: precision as 'int8' | 'float' });
+let lightChanges = 0;
+let lastShown: Label | null = null;
+const signals: Signals = {
+  start: async () => undefined,
+  stop: async () => undefined,
+  show: (label) => {
+    if (label !== lastShown) lightChanges++;
+    lastShown = label;
+  },
+  mute: () => undefined,
+  lampTest: async () => undefined,
+};
+let events = 0;
+const sink = {
+  publishEvent: async () => void events++,
+  publishState: () => undefined,
+} as unknown as EventSink;
+const pipeline = new Pipeline({
+  source,
+  detector,
+  classifier: () => classifier,
+  tracker: new IouTracker(config.tracker),
+  signals,
+  sink,
+  clock,
+  minFaceSize: config.detector.minFaceSize,
+  latencyWindow: 1_000_000,
+});
+
+await source.start();
+pipeline.start();
+// Warm up, then measure over a fixed window.
+await new Promise((r) => setTimeout(r, 2000));
+const startProcessed = pipeline.stats.processedFrames;
+const startReceived = source.stats().received;
+const startDropped = source.stats().dropped;
+const cpuStart = process.cpuUsage();
+const t0 = clock.now();
+(pipeline.stats as unknown as { latencies: number[] }).latencies.length = 0;
+await new Promise((r) => setTimeout(r, Number(secondsArg) * 1000));
+const elapsedS = (clock.now() - t0) / 1000;
+const processed = pipeline.stats.processedFrames - startProcessed;
+const latencies = [...(pipeline.stats as unknown as { latencies: number[] }).latencies];
+const cpu = process.cpuUsage(cpuStart);
+await source.stop();
+await pipeline.stop();
+await detector.close();
+await classifier.close();
+console.log(
+  JSON.stringify({
+    faces,
+    precision,
+    inputFps: Number(fpsArg),
+    seconds: elapsedS,
+    framesPerS: processed / elapsedS,
+    receivedPerS: (source.stats().received - startReceived) / elapsedS,
+    dropped: source.stats().dropped - startDropped,
+    latencyP50: quantile(latencies, 0.5),
+    latencyP99: quantile(latencies, 0.99),
+    cpuPerFrameMs: (cpu.user + cpu.system) / 1000 / Math.max(1, processed),
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    events,
+    lightChanges,
+  }),
+);
+process.exit(0);

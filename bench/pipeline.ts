@@ -1,0 +1,62 @@
+/**
+ * End to end: frames/s sustained on a 640×480 MJPEG stream with one and three faces,
+ * frame-to-light latency p50/p99 at camera rate, and the peak memory of a process doing only that.
+ */
+import { execFileSync } from 'node:child_process';
+import type { BenchRow } from './stats.js';
+
+interface WorkerResult {
+  faces: number;
+  precision: string;
+  inputFps: number;
+  framesPerS: number;
+  receivedPerS: number;
+  dropped: number;
+  latencyP50: number;
+  latencyP99: number;
+  cpuPerFrameMs: number;
+  peakRssMb: number;
+}
+
+function measure(faces: number, precision: string, inputFps: number, seconds: number): WorkerResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/pipeline-worker.ts', String(faces), precision, String(inputFps), String(seconds)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 120_000,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as WorkerResult;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const section = 'pipeline';
+  for (const precision of ['int8', 'float']) {
+    for (const faces of [1, 3]) {
+      // Fed faster than it can process: what it sustains, newest frame winning.
+      const t = measure(faces, precision, 240, 10);
+      rows.push({
+        section,
+        name: `${precision}, ${faces} face(s), throughput`,
+        value: t.framesPerS,
+        unit: 'frames/s',
+        target: faces === 1 ? '≥ 60' : undefined,
+        pass: faces === 1 ? t.framesPerS >= 60 : undefined,
+        note: `${t.cpuPerFrameMs.toFixed(1)} ms CPU per frame, ${t.receivedPerS.toFixed(0)} frames/s offered, ${t.dropped} dropped, peak RSS ${t.peakRssMb.toFixed(0)} MB`,
+      });
+      // At a camera's rate: how long from a frame's arrival to the light.
+      const l = measure(faces, precision, 30, 10);
+      rows.push({
+        section,
+        name: `${precision}, ${faces} face(s), frame-to-light latency at 30 frames/s`,
+        median: l.latencyP50,
+        p99: l.latencyP99,
+        unit: 'ms',
+        target: 'p99 ≤ 50',
+        pass: l.latencyP99 <= 50,
+        note: `peak RSS ${l.peakRssMb.toFixed(0)} MB, ${l.framesPerS.toFixed(1)} frames/s processed`,
+      });
+      rows.push({ section, name: `${precision}, ${faces} face(s), peak memory`, value: Math.max(t.peakRssMb, l.peakRssMb), unit: 'MB', target: '≤ 250', pass: Math.max(t.peakRssMb, l.peakRssMb) <= 250 });
+    }
+  }
+  return rows;
+}
