@@ -6,7 +6,7 @@ import { classify, compareClassifiers, inspectOptimizedOps, quantizeOnnx, summar
 import { argmax } from '../src/onnx/quantize-inspect.js';
 import { activationParams } from '../src/onnx/quantize-qdq.js';
 import { quantizeWeights } from '../src/onnx/quantize-weights.js';
-import { buildQuantizeTestNet, NET_SIZE, randomInputs } from './helpers/quantize-net.js';
+import { buildQuantizeTestNet, gaussian, NET_SIZE, randomInputs, seededRandom } from './helpers/quantize-net.js';
 
 const floatModel = buildQuantizeTestNet(3); // a seed whose random head gives two labels in about equal shares
 const calibration = randomInputs(32, 100);
@@ -20,13 +20,19 @@ test('per-channel symmetric weights: zero point 0, scale max|w|/127 per output c
   assert.deepEqual(Array.from(q.biasValues!), [Math.round(0.1 / (0.01 / 127)), Math.round(-0.2 / (0.01 * (2 / 127)))]);
   const axis1 = quantizeWeights(Float32Array.from([1, 4, -2, 8]), [2, 2], 1, { perChannel: true, inputScale: 1 });
   assert.deepEqual(Array.from(axis1.values), [64, 64, -127, 127]);
+  // With input statistics, a weight that only meets a dead input channel no longer sets the step.
+  const aware = quantizeWeights(Float32Array.from([10, 0.3, -0.2]), [1, 3], 0, { perChannel: true, inputScale: 1, importance: (i) => (i === 0 ? 0 : 1) });
+  assert.ok(aware.scales[0]! < 10 / 127, `clipped scale ${aware.scales[0]}`);
+  const awareError = Math.abs(aware.values[1]! * aware.scales[0]! - 0.3) + Math.abs(aware.values[2]! * aware.scales[0]! + 0.2);
+  const plainError = Math.abs(q.values[0]! * 0 + Math.round(0.3 / (10 / 127)) * (10 / 127) - 0.3) + Math.abs(Math.round(-0.2 / (10 / 127)) * (10 / 127) + 0.2);
+  assert.ok(awareError < plainError / 2, `error on live weights ${awareError} vs ${plainError}`);
   const act = activationParams({ min: -1, max: 3 });
   assert.ok(Math.abs(act.scale - 4 / 255) < 1e-9);
   assert.equal(act.zeroPoint, 64);
   assert.equal(activationParams({ min: 0.5, max: 2 }).zeroPoint, 0, 'the range always includes 0');
 });
 
-test('quantizeOnnx writes a valid QDQ model: int8 weights, Pad folded, Clip/Relu fused, Softmax kept float', async () => {
+test('quantizeOnnx writes a valid QDQ model: 8-bit weights, int32 biases, Pad folded, Clip/Relu fused, Softmax kept float', async () => {
   const { model, report } = await quantizeOnnx(floatModel, calibration, { method: 'minmax' });
   assert.equal(report.calibrationSamples, 32);
   assert.equal(report.foldedPads, 1);
@@ -39,12 +45,13 @@ test('quantizeOnnx writes a valid QDQ model: int8 weights, Pad folded, Clip/Relu
   assert.ok(report.bytes.int8 < report.bytes.float, `int8 ${report.bytes.int8} < float ${report.bytes.float}`);
   const graph = decodeModel(model).graph!;
   const inits = new Map(graph.initializer!.map((t) => [t.name, t]));
-  const INT8 = 3;
+  const UINT8 = 2;
   const INT32 = 6;
   for (const n of graph.node!.filter((n) => n.opType === 'Conv' || n.opType === 'Gemm' || n.opType === 'MatMul')) {
     const dq = graph.node!.find((d) => d.output![0] === n.input![1])!;
     assert.equal(dq.opType, 'DequantizeLinear', `${n.name}: weight goes through DequantizeLinear`);
-    assert.equal(inits.get(dq.input![0])!.dataType, INT8);
+    assert.equal(inits.get(dq.input![0])!.dataType, UINT8, 'weights: symmetric levels stored + 128 (u8×u8 kernels)');
+    assert.ok(inits.get(dq.input![2])!.rawData!.every((z) => z === 128), 'weight zero point 128');
     if (n.input![2]) assert.equal(inits.get(graph.node!.find((d) => d.output![0] === n.input![2])!.input![0])!.dataType, INT32);
   }
   const produced = new Set<string>(['input', ...graph.initializer!.map((t) => t.name!)]);
@@ -62,6 +69,19 @@ test('quantizeOnnx writes a valid QDQ model: int8 weights, Pad folded, Clip/Relu
   await session.release();
 });
 
+test("weightType 'int8' stores int8 weights with zero point 0", async () => {
+  const { model, report } = await quantizeOnnx(floatModel, calibration, { method: 'minmax', weightType: 'int8' });
+  assert.equal(report.weightType, 'int8');
+  const graph = decodeModel(model).graph!;
+  const weightDqs = graph.node!.filter((n) => n.opType === 'DequantizeLinear' && n.input![0]!.includes('weight'));
+  assert.equal(weightDqs.length, 6);
+  for (const dq of weightDqs) {
+    const [w, , zp] = dq.input!.map((name) => graph.initializer!.find((t) => t.name === name)!);
+    assert.equal(w!.dataType, 3);
+    assert.ok(zp!.rawData!.every((z) => z === 0));
+  }
+});
+
 test('ONNX Runtime runs the quantized model with integer kernels and no float Conv', async () => {
   const { model } = await quantizeOnnx(floatModel, calibration, { method: 'minmax' });
   const floatOps = summarizeKernels(await inspectOptimizedOps(floatModel));
@@ -76,7 +96,7 @@ test('ONNX Runtime runs the quantized model with integer kernels and no float Co
 
 for (const method of ['minmax', 'percentile'] as const)
   test(`int8 (${method}) agrees with float on clear-cut inputs`, async () => {
-    const { model } = await quantizeOnnx(floatModel, calibration, { method, weightType: 'uint8' });
+    const { model } = await quantizeOnnx(floatModel, calibration, { method });
     const probs = await classify(floatModel, evaluation);
     const clear = evaluation.filter((_, i) => {
       const p = [...probs[i]!].sort((a, b) => b - a);
@@ -95,4 +115,32 @@ test('bad input: no calibration, wrong calibration size, unknown method', async 
   await assert.rejects(quantizeOnnx(floatModel, [], { method: 'minmax' }), /no calibration inputs/);
   await assert.rejects(quantizeOnnx(floatModel, [new Float32Array(5)], { method: 'minmax' }), /input 0 has 5 values, the model takes 3072/);
   await assert.rejects(quantizeOnnx(floatModel, calibration, { method: 'kl' as 'minmax' }), /method must be minmax or percentile/);
+});
+
+test('GPTQ rounding: less output error than round-to-nearest for correlated inputs', async () => {
+  const { gptqRound } = await import('../src/onnx/quantize-gptq.js');
+  const rand = seededRandom(5);
+  const rows = 8;
+  const cols = 24;
+  const samples = 400;
+  const xs = Array.from({ length: samples }, () => {
+    const common = gaussian(rand);
+    return Float64Array.from({ length: cols }, (_, c) => common * (c % 3 === 0 ? 2 : 0.5) + gaussian(rand) * (c < 4 ? 3 : 0.3));
+  });
+  const h = new Float64Array(cols * cols);
+  for (const x of xs) for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) h[i * cols + j] += (x[i]! * x[j]!) / samples;
+  const w = Float32Array.from({ length: rows * cols }, () => gaussian(rand) * (rand() < 0.05 ? 8 : 1));
+  const plain = quantizeWeights(w, [rows, cols], 0, { perChannel: true, inputScale: 1 });
+  const compensated = gptqRound(w, rows, cols, plain.scales, h, 127);
+  const outputError = (q: Int8Array) => {
+    let e = 0;
+    for (const x of xs)
+      for (let r = 0; r < rows; r++) {
+        let d = 0;
+        for (let c = 0; c < cols; c++) d += (w[r * cols + c]! - q[r * cols + c]! * plain.scales[r]!) * x[c]!;
+        e += d * d;
+      }
+    return e;
+  };
+  assert.ok(outputError(compensated) < outputError(plain.values) * 0.8, `${outputError(compensated)} vs ${outputError(plain.values)}`);
 });

@@ -95,3 +95,20 @@ test('minority classes get more augmented copies; class weights balance what is 
   const w = balancedClassWeights(plan.counts);
   assert.ok(Math.abs(w[0] * 300 - w[2] * 120) < 1e-9 && w[2] > w[1] && w[1] > w[0]);
 });
+
+test('a class offset tuned on validation is kept only when it raises macro-F1', async () => {
+  const { tuneClassBias } = await import('../src/training/head.js');
+  // mask_incorrect (index 2) is always second best: only an offset finds it.
+  const probs = [
+    ...Array.from({ length: 20 }, () => Float32Array.from([0.8, 0.15, 0.05])),
+    ...Array.from({ length: 20 }, () => Float32Array.from([0.1, 0.85, 0.05])),
+    ...Array.from({ length: 5 }, () => Float32Array.from([0.5, 0.1, 0.4])),
+  ];
+  const y = [...Array(20).fill(0), ...Array(20).fill(1), ...Array(5).fill(2)];
+  const tuned = tuneClassBias(probs, y, 2);
+  assert.ok(tuned.offset > 0 && tuned.offset <= 3);
+  assert.equal(tuned.valMacroF1After, 1);
+  assert.ok(tuned.valMacroF1Before < 0.7);
+  const already = tuneClassBias(probs.map((p, i) => (y[i] === 2 ? Float32Array.from([0.1, 0.1, 0.8]) : p)), y, 2);
+  assert.equal(already.offset, 0, 'nothing to gain: no offset');
+});

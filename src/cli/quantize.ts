@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('--data <root>', 'labelled data root (Pascal VOC, class folders or a flat folder); faces are cut with the card\'s crop margin')
     .option('--samples <n>', 'calibration crops to use', '200')
     .option('--check <n>', 'other crops to compare the int8 model with the float model on', '200')
-    .option('--weights <w>', 'int8 (default), int8-7bit (for x86 CPUs without VNNI, whose u8×s8 kernels saturate) or uint8', 'int8')
+    .option('--weights <w>', 'uint8 (symmetric levels + 128, exact on every CPU), int8 (u8×s8 kernels: saturate on x86 without VNNI) or int8-7bit', 'uint8')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, flags: QuantizeFlags) => {
       const method = flags.method;

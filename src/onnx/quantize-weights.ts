@@ -49,7 +49,7 @@ export function quantizeWeights(w: Float32Array, dims: number[], axis: number, o
         const d = v - Math.max(-qmax, Math.min(qmax, Math.round(v / s))) * s;
         err += opts.importance!(i) * d * d;
       }
-      if (err < bestErr - 1e-12 * bestErr) {
+      if (err < bestErr * (1 - 1e-9)) {
         bestErr = err;
         best = s;
       }

@@ -174,3 +174,43 @@ export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTr
   log.info(`head: best validation macro-F1 ${best.f1.toFixed(3)} at epoch ${best.epoch} of ${history.length} (${seconds.toFixed(1)} s)`);
   return { head, bestEpoch: best.epoch, epochsRun: history.length, history, seconds };
 }
+
+export interface BiasCalibration {
+  label: string;
+  /** Added to that class's logit (the last Dense bias); 0 when it did not help enough. */
+  offset: number;
+  valMacroF1Before: number;
+  valMacroF1After: number;
+}
+
+/**
+ * Tunes one additive logit offset for a class on VALIDATION probabilities (softmax(z + b·e_c) = p·e^b renormalised),
+ * to maximise validation macro-F1. Kept only if it gains at least `minGain` (validation is small; noise otherwise).
+ */
+export function tuneClassBias(valProbs: Float32Array[], valY: number[], classIndex: number, minGain = 0.01): BiasCalibration {
+  const f1At = (b: number) => {
+    const scale = Math.exp(b);
+    const predicted = valProbs.map((p) => argmax(Array.from(p, (v, i) => (i === classIndex ? v * scale : v))));
+    return metricsFromConfusion(confusionOf(valY, predicted)).macroF1;
+  };
+  const before = f1At(0);
+  let best = { offset: 0, f1: before };
+  for (let b = -3; b <= 3 + 1e-9; b += 0.25) {
+    const f1 = f1At(b);
+    if (f1 > best.f1 + 1e-9 || (Math.abs(f1 - best.f1) <= 1e-9 && Math.abs(b) < Math.abs(best.offset))) best = { offset: b, f1 };
+  }
+  if (best.f1 - before < minGain) best = { offset: 0, f1: before };
+  return { label: LABELS[classIndex], offset: best.offset, valMacroF1Before: before, valMacroF1After: best.f1 };
+}
+
+/** Adds an offset to one class's bias in the head's output layer. */
+export function addClassBias(tf: typeof TF, head: TF.LayersModel, layerName: string, classIndex: number, offset: number): void {
+  if (!offset) return;
+  const layer = head.getLayer(layerName);
+  const [kernel, bias] = layer.getWeights();
+  const values = Float32Array.from(bias.dataSync());
+  values[classIndex] += offset;
+  const newBias = tf.tensor1d(values);
+  layer.setWeights([kernel, newBias]);
+  newBias.dispose();
+}

@@ -26,6 +26,8 @@ export interface TrainOptions {
   balance: number;
   maxCopies: number;
   minFace: number;
+  /** Tune a mask_incorrect logit offset on validation macro-F1 (folded into the last Dense bias). */
+  calibrateBias: boolean;
   /** Quantize to int8 when the quantizer is available. */
   quantize: boolean;
   calibrationCount: number;
@@ -53,6 +55,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   balance: 0.5,
   maxCopies: 24,
   minFace: 32,
+  calibrateBias: true,
   quantize: true,
   calibrationCount: 100,
   name: 'maskwatch-custom',
