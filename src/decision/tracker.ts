@@ -1,5 +1,6 @@
 import type { Tracker, TrackerUpdate } from '../core/seams.js';
 import { LABELS, type Box, type ClassifiedFace, type Decision, type Label, type Probs } from '../core/types.js';
+import { iou } from '../core/geometry.js';
 
 export interface TrackerOptions {
   /** Box overlap that continues a track. */
@@ -27,15 +28,7 @@ interface Track {
   decision: Decision | null;
 }
 
-export function iou(a: Box, b: Box): number {
-  const x1 = Math.max(a.x, b.x);
-  const y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w);
-  const y2 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  const union = a.w * a.h + b.w * b.h - inter;
-  return union > 0 ? inter / union : 0;
-}
+export { iou };
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

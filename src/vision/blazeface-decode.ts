@@ -3,6 +3,7 @@
  * weighted non-max suppression configure it for the front (128 px) and back (256 px) models.
  */
 import type { Box, Face, Keypoint } from '../core/types.js';
+import { iou } from '../core/geometry.js';
 
 export type BlazeFaceVariant = 'front' | 'back';
 
@@ -74,15 +75,7 @@ export function decodeDetections(regressors: Float32Array, logits: Float32Array,
   return out;
 }
 
-export function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.w, b.x + b.w);
-  const y1 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.w * a.h + b.w * b.h - inter;
-  return union > 0 ? inter / union : 0;
-}
+export { iou };
 
 /**
  * MediaPipe's weighted NMS: the best remaining detection absorbs every other one overlapping it by more than
