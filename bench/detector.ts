@@ -5,24 +5,17 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// Type-only: a value import of main.ts from a section deadlocks (main.ts awaits this module at top level).
-import type { BenchRow } from './main.js';
+import type { BenchRow } from './stats.js';
 import type { Frame } from '../src/core/types.js';
 import { BlazeFaceDetector } from '../src/vision/face-detector.js';
 import { letterboxRegion } from '../src/vision/image-ops.js';
+import { quantile } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP = 15;
 const RUNS = 150;
 const FRONT_TARGET_MS = 5;
 
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
 
 /** Wall-clock median/p90, plus this process's CPU time per call (on a loaded machine the wall clock includes waiting). */
 async function time(fn: () => Promise<unknown> | unknown): Promise<{ median: number; p90: number; cpuMs: number }> {

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { BenchRow } from './main.js';
 import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
 import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
+import { quantile } from './stats.js';
 
 const SECTION = 'quantized';
 const CACHE = '.cache/bench';
@@ -20,13 +21,6 @@ const RUNS = Number(process.env.MASKWATCH_BENCH_QUANT_RUNS ?? 100);
 const RATIO_TARGET = 0.5;
 const SIZE_TARGET_BYTES = 1024 * 1024;
 
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
 
 /** Smooth pseudo-pictures in [-1, 1]: calibration only has to give plausible ranges for a latency bench. */
 function pseudoPicture(seed: number): Float32Array {

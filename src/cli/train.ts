@@ -11,6 +11,7 @@ interface TrainFlags {
   seed?: string;
   margin?: string;
   augment?: string;
+  fineTuneBlocks?: string;
   config?: string;
   cacheDir?: string;
   name?: string;
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed for the split, shuffling and initialisation')
     .option('--margin <fraction>', 'margin around each face box when cropping (the daemon uses the same)')
     .option('--augment <n>', 'augmented copies per training crop')
+    .option('--fine-tune-blocks <n>', 'also train the last N inverted-residual blocks + Conv_1 of the base (0..3; 0: frozen base)')
     .option('--cache-dir <dir>', 'feature cache folder')
     .option('--name <name>', 'model name in the card')
     .option('--no-quantize', 'do not write the int8 model')
@@ -57,6 +59,7 @@ export function register(program: Command): void {
         seed: num('seed', flags.seed),
         margin: num('margin', flags.margin),
         augment: num('augment', flags.augment),
+        fineTuneBlocks: num('fine-tune-blocks', flags.fineTuneBlocks),
         cacheDir: flags.cacheDir,
         name: flags.name,
         quantize: flags.quantize === false ? false : undefined,

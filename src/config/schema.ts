@@ -85,7 +85,7 @@ export const schema = {
   },
   classifier: {
     modelDir: { doc: 'Model directory with model-card.json and the ONNX files.', format: String, default: 'models/maskwatch-default' },
-    precision: { doc: 'Which classifier file to run: int8 (quantized) or float.', format: ['int8', 'float'], default: 'int8' },
+    precision: { doc: 'Which classifier file to run: float, or int8 (quantized; smaller, but on the shipped model it agrees with float on only ~93 % of faces — see docs/MODEL.md).', format: ['int8', 'float'], default: 'float' },
   },
   tracker: {
     iouThreshold: { doc: 'Box overlap that continues a track.', format: 'fraction', default: 0.3 },

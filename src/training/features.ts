@@ -121,7 +121,7 @@ export class BaseFeatureRunner {
     const input = new this.ort!.Tensor('float32', batch.subarray(0, n * s * s * 3), [n, s, s, 3]);
     const out = await this.session!.run({ [this.session!.inputNames[0]]: input });
     const t = out[this.session!.outputNames[0]];
-    const dim = t.dims[1];
+    const dim = t.dims.slice(1).reduce((a, b) => a * b, 1);
     const data = t.data as Float32Array;
     return Array.from({ length: n }, (_, i) => data.slice(i * dim, (i + 1) * dim));
   }

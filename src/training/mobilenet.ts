@@ -53,7 +53,7 @@ export function copyHeadWeights(from: tf.LayersModel, to: tf.LayersModel): void 
   }
 }
 
-function headLayers(opts: ClassifierHeadOptions): tf.layers.Layer[] {
+export function headLayers(opts: ClassifierHeadOptions): tf.layers.Layer[] {
   const seed = opts.seed ?? 1;
   return [
     tf.layers.dense({ units: opts.hidden, activation: 'relu', name: HEAD_LAYERS.hidden, kernelInitializer: tf.initializers.glorotUniform({ seed }) }),

@@ -29,6 +29,9 @@ export interface ModelDirInput {
   opts: TrainOptions;
   base: BaseInfo;
   head: TF.LayersModel;
+  /** Writes fine-tuned base layers into the full base before the head is put on it. */
+  adjustBase?: (base: TF.LayersModel) => void;
+  fineTunedBlocks?: number;
   validation: FaceSample[];
   test: FaceSample[];
   calibrationPool: FaceSample[];
@@ -102,6 +105,7 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
   const { saveLayersModelToDir } = await import('../onnx/layers-model-dir.js');
 
   const baseModel = await loadBaseModel(base);
+  input.adjustBase?.(baseModel);
   const classifier = buildClassifier(baseModel, { inputSize: opts.inputSize, hidden: opts.hidden, dropout: opts.dropout, classes: LABELS.length, seed: opts.seed });
   copyHeadWeights(input.head, classifier);
   const floatBytes = layersModelToOnnx(classifier, { name: input.name, inputName: 'input', outputName: 'probs' });
@@ -164,7 +168,7 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
       labels: [...LABELS],
       input: { width: opts.inputSize, height: opts.inputSize, channels: 3, layout: 'NHWC', normalization: 'x/127.5-1', inputName: 'input', outputName: 'probs' },
       cropMargin: opts.margin,
-      architecture: `MobileNetV2 (alpha ${base.alpha}, frozen base ${base.name}) → AveragePooling2D(${opts.inputSize / 32}×${opts.inputSize / 32}) → Flatten → Dense(${opts.hidden}, relu) → Dropout(${opts.dropout}) → Dense(3, softmax)`,
+      architecture: `MobileNetV2 (alpha ${base.alpha}, ${input.fineTunedBlocks ? `base ${base.name} with its last ${input.fineTunedBlocks} block(s) + Conv_1 fine-tuned` : `frozen base ${base.name}`}) → AveragePooling2D(${opts.inputSize / 32}×${opts.inputSize / 32}) → Flatten → Dense(${opts.hidden}, relu) → Dropout(${opts.dropout}) → Dense(3, softmax)`,
       base: { name: base.name, alpha: base.alpha, sha256: base.weightsSha256, licence: base.licence },
       files: {
         float: fileEntry(tmp, 'classifier.onnx'),

@@ -31,6 +31,11 @@ export interface TrainOptions {
   /** Quantize to int8 when the quantizer is available. */
   quantize: boolean;
   calibrationCount: number;
+  /** Last inverted-residual blocks (+ Conv_1) trained with the head after it; 0: frozen base. */
+  fineTuneBlocks: number;
+  fineTuneEpochs: number;
+  /** Learning rate of the fine-tuned base layers (the head gets 3× it). */
+  fineTuneLearningRate: number;
   name: string;
   progress: boolean;
 }
@@ -58,11 +63,14 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   calibrateBias: true,
   quantize: true,
   calibrationCount: 100,
+  fineTuneBlocks: 0,
+  fineTuneEpochs: 12,
+  fineTuneLearningRate: 0.0001,
   name: 'maskwatch-custom',
   progress: true,
 };
 
-const NUMBER_KEYS = ['inputSize', 'epochs', 'seed', 'margin', 'augment', 'duplicateDistance', 'batchSize', 'learningRate', 'patience', 'hidden', 'dropout', 'balance', 'maxCopies', 'minFace', 'calibrationCount'] as const;
+const NUMBER_KEYS = ['inputSize', 'epochs', 'seed', 'margin', 'augment', 'duplicateDistance', 'batchSize', 'learningRate', 'patience', 'hidden', 'dropout', 'balance', 'maxCopies', 'minFace', 'calibrationCount', 'fineTuneBlocks', 'fineTuneEpochs', 'fineTuneLearningRate'] as const;
 
 /** Reads a JSON config of train options; unknown keys are an error (a typo would silently change nothing). */
 export function readTrainConfig(file: string): Partial<TrainOptions> {
@@ -84,6 +92,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   if (o.inputSize < 32 || o.inputSize % 32 !== 0) throw new Error(`train option inputSize: must be a multiple of 32, got ${o.inputSize}`);
   if (o.margin < 0 || o.margin > 1) throw new Error(`train option margin: must be between 0 and 1, got ${o.margin}`);
   if (o.epochs < 1 || o.augment < 0 || o.batchSize < 1) throw new Error('train options epochs/batchSize must be ≥ 1 and augment ≥ 0');
+  if (!Number.isInteger(o.fineTuneBlocks) || o.fineTuneBlocks < 0 || o.fineTuneBlocks > 3) throw new Error(`train option fineTuneBlocks: must be 0..3, got ${o.fineTuneBlocks}`);
   if (!Array.isArray(o.split) || o.split.length !== 3) throw new Error(`train option split: three fractions (train, validation, test), got ${JSON.stringify(o.split)}`);
   return o;
 }

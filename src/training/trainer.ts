@@ -1,3 +1,4 @@
+import type * as TF from '@tensorflow/tfjs';
 import path from 'node:path';
 import { labelIndex } from '../core/labels.js';
 import { createLogger } from '../core/log.js';
@@ -6,7 +7,7 @@ import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
 import { resolveBase, type BaseInfo } from './base.js';
 import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from './data.js';
 import { parseDataSpec } from './datasets.js';
-import { extractFeatures, type FeatureJob } from './features.js';
+import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
 import { addClassBias, loadTf, predictRows, trainHead, tuneClassBias, type BiasCalibration, type HeadTrainResult } from './head.js';
 import { writeModelDir, type ModelDirResult } from './model-dir.js';
 import type { TrainOptions } from './options.js';
@@ -65,6 +66,37 @@ export function balancedClassWeights(counts: Record<Label, number>): number[] {
   return LABELS.map((l) => (counts[l] ? n / (LABELS.length * counts[l]) : 1));
 }
 
+/**
+ * Second stage of --fine-tune-blocks N: activations at the input of the last N blocks (cached like the pooled
+ * features, keyed by the truncated base's sha256), then those blocks + Conv_1 + the trained head fitted together.
+ */
+async function fineTuneTop(opts: TrainOptions, base: BaseInfo, featureOpts: FeatureOptions, plan: TrainingPlan, validation: FaceSample[], head: TF.LayersModel, classWeights: number[]) {
+  const { resolveCutBase, buildTail, fineTuneTail, copyTailIntoBase, predictTail } = await import('./finetune.js');
+  const { loadBaseModel } = await import('./base.js');
+  const cut = await resolveCutBase(base, opts.fineTuneBlocks, opts.cacheDir);
+  const cutOpts = { ...featureOpts, baseOnnx: cut.onnx, baseSha256: cut.onnxSha256 };
+  const trainC = await extractFeatures(plan.jobs, cutOpts);
+  const valC = await extractFeatures(validation.map((sample) => ({ sample, aug: 0 })), cutOpts);
+  const tf = await loadTf();
+  const baseModel = await loadBaseModel(base);
+  const tail = await buildTail(baseModel, opts.fineTuneBlocks, head);
+  baseModel.dispose();
+  const result = await fineTuneTail(
+    tail,
+    { x: trainC, y: plan.jobs.map((j) => labelIndex(j.sample.label)), groups: epochGroups(plan, opts.augment) },
+    { x: valC, y: validation.map((s) => labelIndex(s.label)) },
+    { seed: opts.seed, epochs: opts.fineTuneEpochs, patience: Math.min(opts.patience, 4), batchSize: opts.batchSize, learningRate: opts.fineTuneLearningRate, classWeights, progress: opts.progress },
+  );
+  return {
+    tail,
+    head: tail.head,
+    result,
+    cutLayer: cut.layer,
+    valProbs: () => predictTail(tf, tail, valC),
+    copyInto: (full: TF.LayersModel) => copyTailIntoBase(tf, tail, full),
+  };
+}
+
 export interface TrainingOutcome {
   out: string;
   data: LabelledData;
@@ -113,13 +145,16 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     },
   );
 
+  const tuned = opts.fineTuneBlocks > 0 ? await fineTuneTop(opts, base, featureOpts, plan, validation, head.head, classWeights) : null;
+  const finalHead = head.head; // fine-tuning trains this head in place
+
   let biasCalibration: BiasCalibration | null = null;
   if (opts.calibrateBias) {
     const tf = await loadTf();
     const { HEAD_LAYERS } = await import('./mobilenet.js');
     const valY = validation.map((s) => labelIndex(s.label));
-    biasCalibration = tuneClassBias(predictRows(tf, head.head, valX), valY, labelIndex('mask_incorrect'));
-    addClassBias(tf, head.head, HEAD_LAYERS.probs, labelIndex('mask_incorrect'), biasCalibration.offset);
+    biasCalibration = tuneClassBias(tuned ? tuned.valProbs() : predictRows(tf, head.head, valX), valY, labelIndex('mask_incorrect'));
+    addClassBias(tf, finalHead, HEAD_LAYERS.probs, labelIndex('mask_incorrect'), biasCalibration.offset);
     log.info(`mask_incorrect logit offset ${biasCalibration.offset} (validation macro-F1 ${biasCalibration.valMacroF1Before.toFixed(3)} → ${biasCalibration.valMacroF1After.toFixed(3)})`);
   }
 
@@ -147,13 +182,27 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     biasCalibration: biasCalibration ? { ...biasCalibration, tunedOn: 'validation macro-F1, kept only if it gains ≥ 0.01' } : null,
     seed: opts.seed,
     headSeconds: +head.seconds.toFixed(1),
+    fineTune: tuned
+      ? {
+          blocks: opts.fineTuneBlocks,
+          cutAt: tuned.cutLayer,
+          layers: 'last blocks + Conv_1, BatchNormalization folded (frozen statistics)',
+          learningRate: { base: opts.fineTuneLearningRate, head: opts.fineTuneLearningRate * 3 },
+          epochs: { max: opts.fineTuneEpochs, run: tuned.result.epochsRun, best: tuned.result.bestEpoch },
+          valMacroF1: { before: +tuned.result.startMacroF1.toFixed(4), after: +tuned.result.bestMacroF1.toFixed(4) },
+          history: tuned.result.history.map((h) => ({ epoch: h.epoch, loss: +h.loss.toFixed(5), valMacroF1: +h.valMacroF1.toFixed(4) })),
+          seconds: +tuned.result.seconds.toFixed(1),
+        }
+      : null,
   };
   const model = await writeModelDir({
     out: opts.out,
     name: opts.name || path.basename(opts.out),
     opts,
     base,
-    head: head.head,
+    head: finalHead,
+    adjustBase: tuned?.copyInto,
+    fineTunedBlocks: tuned ? opts.fineTuneBlocks : 0,
     validation,
     test,
     calibrationPool: train,

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs';
+import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
+import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/training/crop.js';
+import { cutLayerName } from '../src/training/finetune.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from '../src/training/options.js';
+import { runTraining, type TrainingOutcome } from '../src/training/trainer.js';
+import { readModelCard } from '../src/vision/model-card.js';
+
+/** --fine-tune-blocks 1 end to end on the tiny fixture set: the top block changes and ONNX still matches TF.js. */
+const FIXTURE = path.resolve('test/fixtures/dataset');
+const BASE = path.resolve('models/mobilenet_v2_0.35_224');
+let dir: string;
+let opts: TrainOptions;
+let outcome: TrainingOutcome;
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-finetune-'));
+  opts = {
+    ...TRAIN_DEFAULTS,
+    data: [path.join(FIXTURE, 'voc'), path.join(FIXTURE, 'crops')],
+    out: path.join(dir, 'model'),
+    name: 'fixture-finetune',
+    cacheDir: path.join(dir, 'cache'),
+    epochs: 2,
+    augment: 1,
+    maxCopies: 3,
+    patience: 2,
+    batchSize: 8,
+    fineTuneBlocks: 1,
+    fineTuneEpochs: 2,
+    fineTuneLearningRate: 0.0003,
+    calibrateBias: false,
+    quantize: false,
+    progress: false,
+  };
+  outcome = await runTraining(opts);
+});
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('the cut for one block is the output of block_15_add', async () => {
+  const base = await loadLayersModelFromDir(BASE);
+  assert.equal(cutLayerName(base, 1), 'block_15_add');
+  assert.equal(cutLayerName(base, 2), 'block_14_add');
+  assert.throws(() => cutLayerName(base, 4), /fine-tune blocks/);
+  base.dispose();
+});
+
+test('fine-tuning runs and records its epochs in the card', () => {
+  const card = readModelCard(opts.out);
+  const ft = (card.training as { fineTune: { blocks: number; cutAt: string; epochs: { run: number } } | null }).fineTune;
+  assert.ok(ft, 'fineTune section');
+  assert.equal(ft.blocks, 1);
+  assert.equal(ft.cutAt, 'block_15_add');
+  assert.ok(ft.epochs.run >= 1 && ft.epochs.run <= 2);
+  assert.match(card.architecture, /fine-tuned/);
+  assert.ok(fs.readdirSync(path.join(opts.cacheDir, 'bases')).some((f) => f.includes('cut-block_15_add')), 'truncated base cached');
+});
+
+test('the fine-tuned layers differ from the ImageNet ones, the layers below do not', async () => {
+  const base = await loadLayersModelFromDir(BASE);
+  const model = await loadLayersModelFromDir(path.join(opts.out, 'tfjs'));
+  // Compare the effective (BN-folded) response: kernel · gamma/√(var+ε) on one layer of the tuned block.
+  const folded = (m: tf.LayersModel, conv: string, bn: string) =>
+    tf.tidy(() => {
+      const [k] = m.getLayer(conv).getWeights();
+      const [g, , , v] = m.getLayer(bn).getWeights();
+      return k.mul(g.div(v.add(1e-3).sqrt())).dataSync() as Float32Array;
+    });
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  for (const [conv, bn] of [['block_16_project', 'block_16_project_BN'], ['Conv_1', 'Conv_1_bn']])
+    assert.ok(maxDiff(folded(base, conv, bn), folded(model, conv, bn)) > 1e-4, `${conv} changed`);
+  assert.ok(maxDiff(folded(base, 'block_15_project', 'block_15_project_BN'), folded(model, 'block_15_project', 'block_15_project_BN')) < 1e-6, 'block_15 untouched');
+  base.dispose();
+  model.dispose();
+});
+
+test('the exported ONNX agrees with the TF.js fine-tuned classifier on a real face crop', async () => {
+  assert.ok(outcome.model.exportMaxDiff <= 1e-4);
+  const sample = outcome.data.samples.find((s) => s.box)!;
+  const img = await decodeRgb(sample.file);
+  const rgb = await cropResize(img, marginSquare(sample.box!, img.width, img.height, 0.15), 224);
+  const x = new Float32Array(224 * 224 * 3);
+  normaliseInto(rgb, x, 0);
+  const session = await ort.InferenceSession.create(path.join(opts.out, 'classifier.onnx'));
+  const got = (await session.run({ input: new ort.Tensor('float32', x, [1, 224, 224, 3]) })).probs.data as Float32Array;
+  await session.release();
+  const model = await loadLayersModelFromDir(path.join(opts.out, 'tfjs'));
+  const expected = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync());
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-4, `class ${i}: ONNX ${got[i]} vs TF.js ${expected[i]}`);
+  model.dispose();
+});
