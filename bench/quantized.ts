@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 // Type-only: a value import of ./main.js deadlocks (main.ts awaits main() at top level while importing this file).
-import type { BenchRow } from './main.js';
+import type { BenchRow } from './stats.js';
 import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
 import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
 import { quantile } from './stats.js';

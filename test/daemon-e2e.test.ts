@@ -2,7 +2,7 @@
  * The daemon end to end, as a child process: the demo clip (real faces of each class) through the real
  * detector and classifier, console lights, a real Mosquitto. One event per person, in order, right labels.
  */
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import type { Label } from '../src/core/types.js';
 
 const broker = new Mosquitto();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-e2e-'));
+before(() => broker.start());
 after(async () => {
   await broker.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -64,7 +65,6 @@ const lightLines = (text: string) =>
     .filter((c): c is string => !!c);
 
 test('demo clip: exactly one event per person with the right label, lights in the same order, retained state and availability', { timeout: 120_000 }, async () => {
-  await broker.start();
   const watcher = await broker.client();
   const messages = await collect(watcher, 'maskwatch/e2e-demo/#');
   const d = startDaemon('e2e-demo', baseConfig('e2e-demo'));
@@ -157,4 +157,37 @@ test('a bad config value, an unknown key, a missing model: one clear error, non-
     assert.equal(lines.length, 1, `${name}: ${r.stdout}${r.stderr}`);
     assert.match(lines[0]!, expected);
   }
+});
+
+test('broker down, daemon SIGKILLed: the outbox survives and is delivered in order after both come back, seq without gaps', { timeout: 150_000 }, async () => {
+  const events: Array<{ seq: number; id: string }> = [];
+  const watcher = await broker.client({ clientId: 'e2e-kill-watcher', clean: false });
+  watcher.on('message', (topic, payload) => {
+    if (topic === 'maskwatch/e2e-kill/event') events.push(JSON.parse(payload.toString()));
+  });
+  await watcher.subscribeAsync('maskwatch/e2e-kill/event', { qos: 1 });
+  const config = baseConfig('e2e-kill', { camera: { loop: true }, mqtt: { keepaliveS: 5 } });
+  const first = startDaemon('e2e-kill', config);
+  await waitFor('a first event through the broker', () => events.length >= 1, 60_000);
+
+  await broker.stop();
+  const persons = () => (first.out().match(/person \d+:/g) ?? []).length;
+  const before = persons();
+  await waitFor('two more people decided while the broker is down', () => persons() >= before + 2, 60_000);
+  first.proc.kill('SIGKILL');
+  await first.exited;
+  const outbox = fs.readdirSync(path.join(tmp, 'e2e-kill/outbox')).filter((f) => f.endsWith('.json'));
+  assert.ok(outbox.length >= 2, `outbox holds ${outbox.length} events`);
+  const lastSeq = Math.max(...outbox.map((f) => Number.parseInt(f, 10)));
+
+  await broker.start();
+  const second = startDaemon('e2e-kill', config);
+  await waitFor(`events up to seq ${lastSeq}`, () => events.some((e) => e.seq >= lastSeq), 60_000);
+  second.proc.kill('SIGTERM');
+  assert.equal((await second.exited).code, 0, second.out());
+
+  const unique = events.filter((e, i) => events.findIndex((o) => o.id === e.id) === i);
+  const seqs = unique.map((e) => e.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), `seq in order without gaps: ${seqs.join(',')}`);
+  assert.equal(fs.readdirSync(path.join(tmp, 'e2e-kill/outbox')).filter((f) => f.endsWith('.json')).length, 0, 'outbox drained');
 });

@@ -113,6 +113,8 @@ export class Daemon {
     await step('camera', () => source.stop());
     await step('pipeline', () => this.pipeline?.stop());
     await step('lights', () => signals.stop());
+    // The retained state says what the door shows: after a stop, nothing.
+    await step('state', () => sink.publishState({ light: 'off', label: null, peopleInView: 0 }));
     await step('mqtt', () => sink.stop());
     await step('detector', () => detector.close());
     await step('classifier', () => this.classifier.close());
