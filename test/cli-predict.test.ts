@@ -154,7 +154,7 @@ test('classify --json: one line per face crop with label, score and probs', asyn
   const b = path.join(crops, 'b.jpg');
   await sharp(SAMPLE1).extract({ left: 160, top: 150, width: 110, height: 110 }).png().toFile(a);
   await sharp(SAMPLE5).extract({ left: 310, top: 50, width: 100, height: 100 }).jpeg().toFile(b);
-  const r = await runCli(['classify', '--json', '--model', model, a, b]);
+  const r = await runCli(['classify', '--json', '--precision', 'int8', '--model', model, a, b]);
   assert.equal(r.code, 0, r.stderr);
   const lines = parseLines(r.stdout);
   assert.deepEqual(lines.map((l) => l.file), [a, b]);

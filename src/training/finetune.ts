@@ -130,10 +130,28 @@ export async function buildTail(base: TF.LayersModel, n: number, head: TF.Layers
   return { blocks: n, convs, residual, head, shape: cut.shape.slice(1) as [number, number, number] };
 }
 
+let matMulOp: ((x: TF.Tensor, w: TF.Tensor) => TF.Tensor) | null = null;
+
+/**
+ * x·w whose gradients transpose explicitly: the WebAssembly backend's matMul with transposeA/transposeB (what the
+ * built-in gradient uses) is about 15× slower than a transpose followed by a plain matMul.
+ */
+export function fastMatMul(tf: typeof TF): (x: TF.Tensor, w: TF.Tensor) => TF.Tensor {
+  matMulOp ??= tf.customGrad((x, w, save) => {
+    (save as TF.GradSaveFunc)([x as TF.Tensor, w as TF.Tensor]);
+    return {
+      value: tf.matMul(x as TF.Tensor2D, w as TF.Tensor2D),
+      gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => [tf.matMul(dy as TF.Tensor2D, tf.transpose(saved[1]!)), tf.matMul(tf.transpose(saved[0]!), dy as TF.Tensor2D)],
+    };
+  }) as (x: TF.Tensor, w: TF.Tensor) => TF.Tensor;
+  return matMulOp;
+}
+
 /** Class probabilities [batch, classes] for activations [batch, h, w, c]. */
 function forwardTail(tf: typeof TF, tail: Tail, x: TF.Tensor4D, training: boolean): TF.Tensor {
   const [b, h, w] = x.shape;
-  const pointwise = (t: TF.Tensor, c: TunedConv) => tf.add(tf.matMul(t.reshape([-1, t.shape[t.rank - 1]!]), c.kernel), c.bias).reshape([b, h, w, -1]);
+  const matMul = fastMatMul(tf);
+  const pointwise = (t: TF.Tensor, c: TunedConv) => tf.add(matMul(t.reshape([-1, t.shape[t.rank - 1]!]), c.kernel), c.bias).reshape([b, h, w, -1]);
   const depthwise = (t: TF.Tensor, c: TunedConv) => {
     const [kh, kw] = c.kernelShape;
     const ch = t.shape[3]!;
