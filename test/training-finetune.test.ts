@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
 import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/training/crop.js';
 import { cutLayerName } from '../src/training/finetune.js';
-import { TRAIN_DEFAULTS, type TrainOptions } from '../src/training/options.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/training/options.js';
 import { runTraining, type TrainingOutcome } from '../src/training/trainer.js';
 import { readModelCard } from '../src/vision/model-card.js';
 
@@ -50,6 +50,12 @@ test('the cut for one block is the output of block_15_add', async () => {
   assert.equal(cutLayerName(base, 2), 'block_14_add');
   assert.throws(() => cutLayerName(base, 4), /fine-tune blocks/);
   base.dispose();
+});
+
+test('fineTuneBlocks outside 0..3 is one clear error', () => {
+  assert.throws(() => validateTrainOptions({ ...TRAIN_DEFAULTS, data: ['x'], fineTuneBlocks: 4 }), /fineTuneBlocks: must be 0\.\.3, got 4/);
+  assert.throws(() => validateTrainOptions({ ...TRAIN_DEFAULTS, data: ['x'], fineTuneBlocks: 1.5 }), /fineTuneBlocks/);
+  assert.equal(validateTrainOptions({ ...TRAIN_DEFAULTS, data: ['x'] }).fineTuneBlocks, 0);
 });
 
 test('fine-tuning runs and records its epochs in the card', () => {
