@@ -12,6 +12,7 @@ import type { MqttClient } from 'mqtt';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 import { ROOT, runCli } from './helpers/cli.js';
 import { LIGHT_OF } from '../src/daemon/pipeline.js';
+import { ensureDemoClip } from '../src/source/demo-clip.js';
 import type { Label } from '../src/core/types.js';
 
 const broker = new Mosquitto();
@@ -56,6 +57,22 @@ async function collect(client: MqttClient, filter: string): Promise<Array<{ topi
   client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await client.subscribeAsync(filter, { qos: 1 });
   return got;
+}
+
+/** The pid of a child process with this command name, read from /proc (no procps needed). */
+function childPid(parent: number, comm: string): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && name === comm) return Number(entry);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  throw new Error(`no ${comm} child of ${parent}`);
 }
 
 const lightLines = (text: string) =>
@@ -122,13 +139,13 @@ test('SIGTERM: offline published, lights off, exit 0 within 2 s', { timeout: 90_
 
 test('the camera process dies: one log line, the daemon stays up and recovers', { timeout: 120_000 }, async () => {
   const clip = path.join(tmp, 'people.mp4');
-  const demo = path.join(tmp, 'e2e-demo/demo/demo.mjpeg');
+  const { clipPath: demo } = await ensureDemoClip(path.join(tmp, 'clip-state'));
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'mjpeg', '-framerate', '15', '-i', demo, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-y', clip]);
   const watcher = await broker.client();
   const camera = await collect(watcher, 'maskwatch/e2e-cam/camera');
   const d = startDaemon('e2e-cam', baseConfig('e2e-cam', { camera: { source: `file:${clip}`, loop: true, retryInitialMs: 200 } }));
   await waitFor('ready', () => /ready: first frame/.test(d.out()), 60_000);
-  const ffmpegPid = Number(execFileSync('pgrep', ['-P', String(d.proc.pid), 'ffmpeg']).toString().trim().split('\n')[0]);
+  const ffmpegPid = childPid(d.proc.pid!, 'ffmpeg');
   process.kill(ffmpegPid, 'SIGKILL');
   await waitFor('camera retrying then streaming again', () => {
     const states = camera.map((m) => JSON.parse(m.payload).state as string);
