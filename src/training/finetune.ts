@@ -8,7 +8,7 @@ import { loadBaseModel, type BaseInfo } from './base.js';
 import { loadTf, type FeatureSet } from './head.js';
 import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
 import { createProgressBar } from './progress.js';
-import { createRng, shuffleInPlace } from './rng.js';
+import { createRng, epochSampler } from './rng.js';
 
 /**
  * Fine-tuning the top of the base: the last N inverted-residual blocks + Conv_1 (BatchNormalization folded into the
@@ -255,11 +255,7 @@ export async function fineTuneTail(tail: Tail, train: FeatureSet, val: FeatureSe
   const valF1 = () => metricsFromConfusion(confusionOf(val.y, predictTail(tf, tail, val.x).map((p) => argmax(Array.from(p))))).macroF1;
   const rng = createRng(opts.seed + 1);
   const groups = train.groups ?? train.x.map((_, i) => ({ rows: [i], draws: 1 }));
-  const epochRows = (): number[] => {
-    const rows: number[] = [];
-    for (const g of groups) rows.push(...(g.rows.length <= g.draws ? g.rows : shuffleInPlace([...g.rows], rng).slice(0, g.draws)));
-    return shuffleInPlace(rows, rng);
-  };
+  const epochRows = epochSampler(groups, rng);
   const startF1 = valF1();
   let best = { f1: startF1, epoch: 0, weights: snapshot() };
   const history: FineTuneResult['history'] = [];

@@ -5,7 +5,7 @@ import { createLogger } from '../core/log.js';
 import { LABELS } from '../core/types.js';
 import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
 import { createProgressBar } from './progress.js';
-import { createRng, shuffleInPlace } from './rng.js';
+import { createRng, epochSampler } from './rng.js';
 
 /**
  * Fits the classifier head (Dense 128 relu → Dropout 0.5 → Dense 3 softmax) on cached base features:
@@ -117,14 +117,7 @@ export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTr
   };
   const rng = createRng(opts.seed);
   const groups = train.groups ?? train.x.map((_, i) => ({ rows: [i], draws: 1 }));
-  const epochRows = (): number[] => {
-    const rows: number[] = [];
-    for (const g of groups) {
-      const pick = g.rows.length <= g.draws ? g.rows : shuffleInPlace([...g.rows], rng).slice(0, g.draws);
-      rows.push(...pick);
-    }
-    return shuffleInPlace(rows, rng);
-  };
+  const epochRows = epochSampler(groups, rng);
   const valIdx = val.x.map((_, i) => i);
   const xVal = stack(tf, val.x, valIdx);
   const history: EpochRecord[] = [];

@@ -30,3 +30,15 @@ export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
 export function uniform(rng: Rng, lo: number, hi: number): number {
   return lo + (hi - lo) * rng();
 }
+
+/**
+ * The rows of one epoch: each group gives `draws` rows (all of them when it has no more),
+ * chosen afresh every epoch, then everything shuffled. Groups oversample or cap a class.
+ */
+export function epochSampler(groups: Array<{ rows: number[]; draws: number }>, rng: Rng): () => number[] {
+  return () => {
+    const rows: number[] = [];
+    for (const g of groups) rows.push(...(g.rows.length <= g.draws ? g.rows : shuffleInPlace([...g.rows], rng).slice(0, g.draws)));
+    return shuffleInPlace(rows, rng);
+  };
+}
