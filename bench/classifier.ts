@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { quantile, type BenchRow } from './stats.js';
+import { timeCalls, type BenchRow, type Timing } from './stats.js';
 import { layersModelToOnnx } from '../src/onnx/layers-export.js';
 import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
 import { buildClassifier, buildMobileNetV2 } from '../src/training/mobilenet.js';
@@ -18,19 +18,6 @@ const HEAD = { inputSize: 224, hidden: 128, dropout: 0.5, classes: 3, seed: 1 };
 const ORT_RUNS = 300;
 const WASM_RUNS = 40;
 const TARGET_MS = 3;
-
-interface Timing {
-  median: number;
-  p90: number;
-  runs: number;
-  min: number;
-  /** CPU time of this process per run: close to the latency on an idle machine when one thread does the work. */
-  cpuMs: number;
-}
-
-function summarize(times: number[], cpu: NodeJS.CpuUsage): Timing {
-  return { median: quantile(times, 0.5), p90: quantile(times, 0.9), min: Math.min(...times), runs: times.length, cpuMs: (cpu.user + cpu.system) / 1000 / times.length };
-}
 
 function load(): string {
   return `load avg ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`;
@@ -66,15 +53,7 @@ async function timeOrt(bytes: Uint8Array, config: OrtConfig, runs: number): Prom
   });
   try {
     const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', randomInput(), [1, 224, 224, 3]) };
-    for (let i = 0; i < 30; i++) await session.run(feeds);
-    const times: number[] = [];
-    const cpu0 = process.cpuUsage();
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t0);
-    }
-    return summarize(times, process.cpuUsage(cpu0));
+    return await timeCalls(() => session.run(feeds), runs, 30);
   } finally {
     await session.release();
   }
@@ -90,19 +69,13 @@ async function useWasm(): Promise<number> {
   return wasm.getThreadsCount();
 }
 
-function timeTfjs(model: tf.LayersModel, runs: number): Timing {
+async function timeTfjs(model: tf.LayersModel, runs: number): Promise<Timing> {
   const x = tf.tensor4d(randomInput(), [1, 224, 224, 3]);
-  const once = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  for (let i = 0; i < 5; i++) once();
-  const times: number[] = [];
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    once();
-    times.push(performance.now() - t0);
+  try {
+    return await timeCalls(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()), runs, 5);
+  } finally {
+    x.dispose();
   }
-  x.dispose();
-  return summarize(times, process.cpuUsage(cpu0));
 }
 
 export async function run(): Promise<BenchRow[]> {
@@ -134,7 +107,7 @@ export async function run(): Promise<BenchRow[]> {
       note: `${describe(bestConfig)}, ${load()}`,
     });
 
-    const wasmTiming = timeTfjs(classifier, WASM_RUNS);
+    const wasmTiming = await timeTfjs(classifier, WASM_RUNS);
     rows.push({ section: SECTION, name: 'TF.js wasm 0.35/224', median: wasmTiming.median, p90: wasmTiming.p90, unit: 'ms', note: `${wasmTiming.runs} runs, ${wasmThreads} thread(s), min ${wasmTiming.min.toFixed(1)}, CPU ${wasmTiming.cpuMs.toFixed(1)} ms/run, ${load()}` });
     rows.push({ section: SECTION, name: 'TF.js wasm / ORT best (median)', value: wasmTiming.median / best.median, unit: '×', note: 'how many times faster ORT is' });
     const bestCpu = Math.min(...timings.map(([, t]) => t.cpuMs));

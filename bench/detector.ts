@@ -9,7 +9,7 @@ import type { BenchRow } from './stats.js';
 import type { Frame } from '../src/core/types.js';
 import { BlazeFaceDetector } from '../src/vision/face-detector.js';
 import { letterboxRegion } from '../src/vision/image-ops.js';
-import { quantile } from './stats.js';
+import { timeCalls } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP = 15;
@@ -17,19 +17,7 @@ const RUNS = 150;
 const FRONT_TARGET_MS = 5;
 
 
-/** Wall-clock median/p90, plus this process's CPU time per call (on a loaded machine the wall clock includes waiting). */
-async function time(fn: () => Promise<unknown> | unknown): Promise<{ median: number; p90: number; cpuMs: number }> {
-  for (let i = 0; i < WARMUP; i++) await fn();
-  const ms: number[] = [];
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  const cpu = process.cpuUsage(cpu0);
-  return { median: quantile(ms, 0.5), p90: quantile(ms, 0.9), cpuMs: (cpu.user + cpu.system) / 1000 / RUNS };
-}
+const time = (fn: () => unknown) => timeCalls(fn, RUNS, WARMUP);
 
 function row(name: string, t: { median: number; p90: number; cpuMs: number }, extra: Partial<BenchRow> = {}): BenchRow {
   const note = [`CPU ${t.cpuMs.toFixed(2)} ms/call`, extra.note].filter(Boolean).join(', ');

@@ -70,7 +70,6 @@ const pipeline = new Pipeline({
   signals,
   sink,
   clock,
-  minFaceSize: config.detector.minFaceSize,
   latencyWindow: 1_000_000,
 });
 

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { BenchRow } from './stats.js';
 import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
 import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
-import { quantile } from './stats.js';
+import { timeCalls } from './stats.js';
 
 const SECTION = 'quantized';
 const CACHE = '.cache/bench';
@@ -61,16 +61,7 @@ async function latency(bytes: Uint8Array, cfg: SessionConfig): Promise<{ median:
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cfg.threads, interOpNumThreads: 1, executionMode: cfg.mode, graphOptimizationLevel: 'all' });
   try {
     const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', pseudoPicture(9), [1, SIZE, SIZE, 3]) };
-    for (let i = 0; i < 10; i++) await session.run(feeds);
-    const times: number[] = [];
-    const cpu = process.cpuUsage();
-    for (let i = 0; i < RUNS; i++) {
-      const t = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t);
-    }
-    const used = process.cpuUsage(cpu);
-    return { median: quantile(times, 0.5), p90: quantile(times, 0.9), cpuMs: (used.user + used.system) / 1000 / RUNS };
+    return await timeCalls(() => session.run(feeds), RUNS, 10);
   } finally {
     await session.release();
   }

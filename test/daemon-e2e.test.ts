@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 import { ROOT, runCli } from './helpers/cli.js';
-import { LIGHT_OF } from '../src/daemon/pipeline.js';
+import { LIGHT_FOR } from '../src/signals/lights.js';
 import { ensureDemoClip } from '../src/source/demo-clip.js';
 import type { Label } from '../src/core/types.js';
 
@@ -106,7 +106,7 @@ test('demo clip: exactly one event per person with the right label, lights in th
   // The lights: each person's colour once, in order, with off in between; off at the end.
   const lights = lightLines(d.out());
   const colours = lights.filter((c) => c !== 'off').filter((c, i, a) => i === 0 || a[i - 1] !== c);
-  assert.deepEqual(colours, sequence.expected.map((l) => LIGHT_OF[l].toUpperCase()));
+  assert.deepEqual(colours, sequence.expected.map((l) => LIGHT_FOR[l].toUpperCase()));
   assert.equal(lights.at(-1), 'off');
 
   // What a new subscriber sees afterwards: offline, and the last state with nobody in view.

@@ -34,6 +34,7 @@ export interface FrameSource {
 // ---------- vision ----------
 export interface FaceDetector {
   readonly inputSize: number;
+  /** Faces at least the configured minimum size, best first. */
   detect(frame: Frame): Promise<Face[]>;
   close(): Promise<void>;
 }

@@ -18,7 +18,6 @@ export interface DaemonParts {
   sink: EventSink;
   notifier: Notifier;
   clock: Clock;
-  minFaceSize: number;
   statsIntervalMs: number;
   watchdog: boolean;
 }
@@ -69,7 +68,6 @@ export class Daemon {
       signals,
       sink,
       clock,
-      minFaceSize: this.parts.minFaceSize,
       onFrameProcessed: (now) => this.frameProcessed(now),
     });
     this.pipeline.start();

@@ -44,7 +44,6 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
     sink: overrides.sink ?? new MqttEventSink({ mqtt: config.mqtt, deviceId: config.deviceId, stateDir: config.stateDir, clock }),
     notifier: overrides.notifier ?? new SystemdNotifier(),
     clock,
-    minFaceSize: config.detector.minFaceSize,
     statsIntervalMs: config.mqtt.statsIntervalS * 1000,
     watchdog: config.systemd.watchdog,
   });

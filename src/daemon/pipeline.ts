@@ -1,13 +1,12 @@
 import sharp from 'sharp';
 import type { Clock } from '../core/clock.js';
 import { createLogger, errorMessage } from '../core/log.js';
-import type { EventSink, FaceDetector, FrameSource, MaskClassifier, Signals, Tracker, DaemonState, LightColour } from '../core/seams.js';
-import type { ClassifiedFace, Frame, Label } from '../core/types.js';
+import type { EventSink, FaceDetector, FrameSource, MaskClassifier, Signals, Tracker, DaemonState } from '../core/seams.js';
+import type { ClassifiedFace, Frame } from '../core/types.js';
+import { LIGHT_FOR } from '../signals/lights.js';
 import { PipelineStats } from './stats.js';
 
 const log = createLogger('pipeline');
-
-export const LIGHT_OF: Record<Label, LightColour> = { mask: 'green', no_mask: 'red', mask_incorrect: 'amber' };
 
 export interface PipelineParts {
   source: FrameSource;
@@ -18,7 +17,6 @@ export interface PipelineParts {
   signals: Signals;
   sink: EventSink;
   clock: Clock;
-  minFaceSize: number;
   /** Called after every processed frame (watchdog gate, first-frame readiness). */
   onFrameProcessed?: (now: number) => void;
   /** How many recent latencies the stats keep (the benchmark keeps them all). */
@@ -73,9 +71,9 @@ export class Pipeline {
   }
 
   private async process(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
-    const { detector, tracker, signals, clock, minFaceSize } = this.parts;
+    const { detector, tracker, signals, clock } = this.parts;
     const frame = await decodeJpeg(jpeg, seq, capturedAt);
-    const faces = (await detector.detect(frame)).filter((f) => f.box.w >= minFaceSize);
+    const faces = await detector.detect(frame);
     const classifier = this.parts.classifier();
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
     const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...verdicts[i]! }));
@@ -88,7 +86,7 @@ export class Pipeline {
       this.pendingEvents.add(p);
       p.catch((err) => log.error(`event for person ${decision.trackId} not stored: ${errorMessage(err)}`)).finally(() => this.pendingEvents.delete(p));
     }
-    const state: DaemonState = { light: update.showing ? LIGHT_OF[update.showing] : 'off', label: update.showing, peopleInView: update.inView };
+    const state: DaemonState = { light: update.showing ? LIGHT_FOR[update.showing] : 'off', label: update.showing, peopleInView: update.inView };
     if (state.light !== this.lastState.light || state.label !== this.lastState.label || state.peopleInView !== this.lastState.peopleInView) {
       this.lastState = state;
       this.parts.sink.publishState(state);
