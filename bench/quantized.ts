@@ -71,12 +71,26 @@ async function latency(bytes: Uint8Array, cfg: SessionConfig): Promise<{ median:
 const VARIANTS: Array<{ name: string; opts: Partial<QuantizeOptions> }> = [
   { name: 'int8', opts: {} }, // the default: u8 activations × u8-stored symmetric weights
   { name: 'int8-s8w', opts: { weightType: 'int8' } }, // u8 × s8 kernels (saturate on x86 without VNNI)
-  { name: 'int8-firstconv-float', opts: { keepFloat: ['Conv'] } }, // H1's exporter names the first conv node 'Conv'
+  { name: 'int8-float6', opts: { floatLayers: 6 } }, // blocks 0–1 float, as the shipped model chose for agreement
 ];
+
+const SHIPPED = 'models/maskwatch-default';
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const cpu = `${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  const card = JSON.parse(fs.readFileSync(path.join(SHIPPED, 'model-card.json'), 'utf8')) as { files: Record<string, { path: string }>; quantization?: { floatLayers?: number } };
+  if (card.files.int8) {
+    const shipped: Array<[string, Uint8Array]> = [['float', fs.readFileSync(path.join(SHIPPED, card.files.float!.path))], ['int8', fs.readFileSync(path.join(SHIPPED, card.files.int8.path))]];
+    for (const threads of [1, 2]) {
+      const cfg: SessionConfig = { threads, mode: 'sequential' };
+      const [fl, q] = [await latency(shipped[0]![1], cfg), await latency(shipped[1]![1], cfg)];
+      const label = `shipped model ${threads}t`;
+      rows.push({ section: SECTION, name: `${label} float`, median: fl.median, p90: fl.p90, unit: 'ms', note: `CPU ${fl.cpuMs.toFixed(2)} ms/run` });
+      rows.push({ section: SECTION, name: `${label} int8`, median: q.median, p90: q.p90, unit: 'ms', note: `first ${card.quantization?.floatLayers ?? 0} layer(s) float; CPU ${q.cpuMs.toFixed(2)} ms/run` });
+      rows.push({ section: SECTION, name: `${label} int8/float`, value: q.median / fl.median, unit: '×', target: `≤ ${RATIO_TARGET}`, pass: q.median / fl.median <= RATIO_TARGET, note: cpu });
+    }
+  }
   for (const alpha of [0.35, 1.0]) {
     const f = await floatModel(alpha);
     const models: Array<[string, Uint8Array]> = [['float', f]];

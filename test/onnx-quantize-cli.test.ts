@@ -43,7 +43,7 @@ await Promise.all(
 
 test('maskwatch quantize writes classifier.int8.onnx and records it in the card', async () => {
   const dir = makeModelDir('ok');
-  const r = await runCli(['quantize', dir, '--calibration', crops, '--samples', '16', '--check', '8', '--weights', 'uint8'], { timeoutMs: 60_000 });
+  const r = await runCli(['quantize', dir, '--calibration', crops, '--method', 'minmax', '--samples', '16', '--check', '8', '--weights', 'uint8'], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /agreement with float on 8 crops not used for calibration: labels \d+\.\d %/);
   assert.match(r.stdout, /QLinearConv×4/);
@@ -54,9 +54,25 @@ test('maskwatch quantize writes classifier.int8.onnx and records it in the card'
   assert.deepEqual(q.calibrationSet, { description: `face crops in ${crops}`, count: 16 });
   assert.equal(q.agreement.samples, 8);
   assert.ok(q.agreement.labelAgreement >= 0 && q.agreement.labelAgreement <= 1);
-  assert.ok(q.kernels.integer >= 4 && q.kernels.floatConv === 0, JSON.stringify(q.opsAfterOptimization));
+  assert.ok(Number.isInteger(q.floatLayers), 'the searched float prefix is recorded');
+  assert.ok(q.kernels.integer >= 4 && (q.kernels.floatConv > 0) === (q.floatLayers > 0), JSON.stringify(q));
   assert.ok(card.files.int8!.bytes < card.files.float.bytes);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['classifier.int8.onnx', 'classifier.onnx', 'model-card.json'], 'no temp files left');
+});
+
+test('maskwatch quantize --float-layers 1 keeps the first conv float; a bad count is one error line', async () => {
+  const dir = makeModelDir('float1');
+  const r = await runCli(['quantize', dir, '--calibration', crops, '--float-layers', '1', '--samples', '8', '--check', '8', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { report: { floatLayers: number }; opsAfterOptimization: Record<string, number> };
+  assert.equal(out.report.floatLayers, 1);
+  assert.equal(readModelCard(dir).quantization?.floatLayers, 1);
+  const qconv = Object.entries(out.opsAfterOptimization).filter(([op]) => op.endsWith('QLinearConv')).reduce((a, [, n]) => a + n, 0);
+  assert.equal(qconv, 3, JSON.stringify(out.opsAfterOptimization));
+  const bad = await runCli(['quantize', makeModelDir('float-bad'), '--calibration', crops, '--float-layers', 'two']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--float-layers: a whole number, got two/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
 });
 
 test('maskwatch quantize --method percentile records the percentile', async () => {

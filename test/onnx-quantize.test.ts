@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from '../src/onnx/builder.js';
-import { classify, compareClassifiers, inspectOptimizedOps, quantizeOnnx, summarizeKernels } from '../src/onnx/quantize.js';
+import { classify, compareClassifiers, floatLayerCandidates, inspectOptimizedOps, leadingLayers, quantizeOnnx, summarizeKernels } from '../src/onnx/quantize.js';
+import { quantizeForAgreement } from '../src/onnx/quantize-search.js';
 import { argmax } from '../src/onnx/quantize-inspect.js';
 import { activationParams } from '../src/onnx/quantize-qdq.js';
 import { quantizeWeights } from '../src/onnx/quantize-weights.js';
@@ -143,4 +144,41 @@ test('GPTQ rounding: less output error than round-to-nearest for correlated inpu
     return e;
   };
   assert.ok(outputError(compensated) < outputError(plain.values) * 0.8, `${outputError(compensated)} vs ${outputError(plain.values)}`);
+});
+
+test('floatLayers keeps the leading layers float: the first conv stays a float Conv, the rest run integer kernels', async () => {
+  const graph = decodeModel(floatModel).graph!;
+  assert.deepEqual(leadingLayers(graph, 0), []);
+  assert.deepEqual(leadingLayers(graph, 1), ['Transpose', 'conv1'], 'the ops before the first conv come along');
+  assert.ok(leadingLayers(graph, 3).includes('project1') && !leadingLayers(graph, 3).includes('conv2'));
+  assert.throws(() => leadingLayers(graph, 99), /more than the model's 6 weighted layers/);
+  assert.throws(() => leadingLayers(graph, -1), /whole number/);
+  assert.deepEqual(floatLayerCandidates(graph), [0, 1], 'a quarter of 6 layers: none or the stem');
+  const { model, report } = await quantizeOnnx(floatModel, calibration, { method: 'minmax', floatLayers: 1 });
+  assert.equal(report.floatLayers, 1);
+  assert.deepEqual(report.keptFloat, ['Transpose', 'conv1']);
+  const ops = await inspectOptimizedOps(model);
+  const kernels = summarizeKernels(ops);
+  assert.ok(kernels.floatConv >= 1, `conv1 runs as a float Conv: ${JSON.stringify(ops)}`);
+  const qconv = Object.entries(ops).filter(([op]) => op.endsWith('QLinearConv')).reduce((a, [, n]) => a + n, 0);
+  assert.equal(qconv, 3, `the other three convs are QLinearConv: ${JSON.stringify(ops)}`);
+});
+
+test('quantizeForAgreement stops at the first float prefix that reaches the target, and reports every trial', async () => {
+  const check = randomInputs(60, 300);
+  const easy = await quantizeForAgreement(floatModel, calibration, check, { method: 'minmax', target: 0.5 });
+  assert.equal(easy.trials.length, 1, 'all-int8 already agrees on half the crops');
+  assert.equal(easy.chosen.floatLayers, 0);
+  assert.ok(easy.met);
+  const impossible = await quantizeForAgreement(floatModel, calibration, check, { method: 'minmax', target: 1 });
+  const labelsDiffer = impossible.trials.every((t) => t.differing > 0);
+  if (labelsDiffer) {
+    assert.deepEqual(impossible.trials.map((t) => t.floatLayers), [0, 1], 'every candidate tried');
+    assert.equal(impossible.met, false);
+    assert.equal(impossible.chosen.agreement, Math.max(...impossible.trials.map((t) => t.agreement)), 'the best one is kept');
+  } else assert.ok(impossible.met);
+  const fixed = await quantizeForAgreement(floatModel, calibration, check, { method: 'minmax', floatLayers: 1 });
+  assert.deepEqual(fixed.trials.map((t) => t.floatLayers), [1]);
+  assert.equal(fixed.report.floatLayers, 1);
+  await assert.rejects(quantizeForAgreement(floatModel, calibration, [], { method: 'minmax' }), /no check crops/);
 });

@@ -6,6 +6,7 @@ import { fileEntry, readModelCard, verifiedModelFile, writeModelCard } from '../
 import { compareClassifiers, inspectOptimizedOps, summarizeKernels, type Agreement } from './quantize-inspect.js';
 import { cropFileToInput, listImageFiles, loadDataRootFaces, spreadSample } from './quantize-images.js';
 import { quantizeOnnx, type QuantizeReport } from './quantize.js';
+import { quantizeForAgreement } from './quantize-search.js';
 
 export const INT8_FILE = 'classifier.int8.onnx';
 
@@ -21,6 +22,11 @@ export interface QuantizeDirOptions {
   /** Crops (not used for calibration) the int8 model is compared with the float model on. */
   check: number;
   weights: WeightMode;
+  /** Leading weighted layers kept float; searched (fewest reaching the agreement target) when absent. */
+  floatLayers?: number;
+  /** Feature/probe cache for card mode. */
+  cacheDir?: string;
+  progress?: boolean;
 }
 
 export interface QuantizeDirResult {
@@ -35,7 +41,8 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
   const floatFile = verifiedModelFile(dir, card, 'float');
   const size = card.input.width;
   if (!(opts.samples >= 1)) throw new Error(`--samples must be at least 1, got ${opts.samples}`);
-  if (!!opts.calibration === !!opts.data) throw new Error('calibration: give exactly one of --calibration DIR_OF_CROPS or --data ROOT');
+  if (opts.calibration && opts.data) throw new Error('calibration: give one of --calibration DIR_OF_CROPS or --data ROOT, not both');
+  if (!opts.calibration && !opts.data) return quantizeFromCard(dir, opts);
 
   let calibration: Float32Array[];
   let check: Float32Array[];
@@ -60,12 +67,16 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
   if (!calibration.length) throw new Error('calibration: no calibration images');
 
   const floatBytes = fs.readFileSync(floatFile);
-  const { model, report } = await quantizeOnnx(floatBytes, calibration, {
+  const quantizeOptions = {
     method: opts.method,
     percentile: opts.percentile,
-    weightType: opts.weights === 'uint8' ? 'uint8' : 'int8',
+    weightType: opts.weights === 'uint8' ? ('uint8' as const) : ('int8' as const),
     reduceRange: opts.weights === 'int8-7bit',
-  });
+    floatLayers: opts.floatLayers,
+  };
+  const { model, report } = check.length
+    ? await quantizeForAgreement(floatBytes, calibration, check, quantizeOptions)
+    : await quantizeOnnx(floatBytes, calibration, quantizeOptions);
   const on = check.length ? `${check.length} crops not used for calibration` : `the ${calibration.length} calibration crops (no others available)`;
   const agreement = { on, ...(await compareClassifiers(floatBytes, model, check.length ? check : calibration)) };
   const opsAfterOptimization = await inspectOptimizedOps(model);
@@ -86,7 +97,57 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
     kernels: summarizeKernels(opsAfterOptimization),
     bytes: report.bytes,
     tensorsQuantized: report.tensorsQuantized,
+    floatLayers: report.floatLayers,
   };
   writeModelCard(dir, card);
   return { file, report, agreement, opsAfterOptimization };
 }
+
+/**
+ * No calibration folder or data root given: the model's own training data and split from its card, exactly as
+ * `maskwatch train` quantizes (calibration on training faces, float prefix chosen off the test split), and the
+ * card's and eval.json's int8 figures on the test split are brought up to date.
+ */
+async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<QuantizeDirResult> {
+  const { loadCardData } = await import('../training/eval-run.js');
+  const { samplesIn } = await import('../training/data.js');
+  const { classifySamples } = await import('../training/evaluate.js');
+  const { quantizeStep } = await import('../training/quantize-step.js');
+  const { rounded } = await import('../training/metrics.js');
+  const card = readModelCard(dir);
+  const floatFile = verifiedModelFile(dir, card, 'float');
+  const { data, split } = await loadCardData(card, opts.cacheDir ?? '.cache/features');
+  const test = samplesIn(data, 'test');
+  const minFace = Number((card.metrics as { minFace?: number } | undefined)?.minFace ?? 32);
+  const common = { margin: card.cropMargin, inputSize: card.input.width, progress: opts.progress ?? false };
+  const testFloat = await classifySamples(floatFile, test, { ...common, title: 'test float' });
+  const floatBytes = fs.readFileSync(floatFile);
+  const q = await quantizeStep({
+    floatBytes,
+    training: samplesIn(data, 'train'),
+    validation: samplesIn(data, 'validation'),
+    test,
+    testFloat,
+    opts: { ...common, minFace, seed: split.seed, calibrationCount: opts.samples },
+    floatLayers: opts.floatLayers,
+    method: opts.method,
+    percentile: opts.percentile,
+  });
+  const file = path.join(dir, INT8_FILE);
+  writeFileAtomic(file, q.model);
+  card.files.int8 = fileEntry(dir, INT8_FILE);
+  card.quantization = q.record;
+  card.metrics = { ...card.metrics, testInt8: rounded({ all: q.int8.int8.all, minFace, large: q.int8.int8.large }) };
+  writeModelCard(dir, card);
+  const evalFile = path.join(dir, 'eval.json');
+  if (fs.existsSync(evalFile)) {
+    const evalJson = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as Record<string, unknown>;
+    const i = q.int8;
+    evalJson.int8 = rounded({ labelAgreementPct: i.labelAgreementPct, labelAgreementPctLarge: i.labelAgreementPctLarge, macroF1Delta: i.macroF1Delta, macroF1DeltaLarge: i.macroF1DeltaLarge, test: { all: i.int8.all, minFace, large: i.int8.large } });
+    writeFileAtomic(evalFile, JSON.stringify(evalJson, null, 2) + '\n');
+  }
+  const report = (q.record.report ?? {}) as QuantizeReport;
+  const agreement = { on: `test faces ≥ ${minFace} px`, samples: test.filter((s) => s.faceSize >= minFace).length, labelAgreement: q.int8.labelAgreementPctLarge / 100, maxProbDiff: q.int8.maxProbDiff, meanProbDiff: NaN };
+  return { file, report, agreement, opsAfterOptimization: await inspectOptimizedOps(q.model) };
+}
+

@@ -4,7 +4,7 @@
  */
 import { decodeModel, encodeModel } from './builder.js';
 import { calibrate } from './quantize-calibrate.js';
-import { attrInt, attrInts, countOps, graphOf } from './quantize-graph.js';
+import { attrInt, attrInts, consumersOf, countOps, graphOf, topologicalOrder, type Graph } from './quantize-graph.js';
 import { rewriteToQdq } from './quantize-qdq.js';
 
 export { compareClassifiers, inspectOptimizedOps, summarizeKernels, classify, type Agreement } from './quantize-inspect.js';
@@ -16,6 +16,11 @@ export interface QuantizeOptions {
   perChannel?: true;
   /** Node names kept in float. */
   keepFloat?: string[];
+  /**
+   * The first N weighted layers (Conv/Gemm/MatMul, in graph order) and the ops between them stay float: the
+   * full-resolution layers next to the input are where 8-bit steps change labels most (see quantize-search.ts).
+   */
+  floatLayers?: number;
   /**
    * 'uint8' (default): the symmetric int8 levels stored shifted by 128 (zero point 128), run by ORT's u8×u8 kernels,
    * exact on every CPU. 'int8' (zero point 0) uses the u8×s8 kernels, whose pairwise int16 sums saturate on x86
@@ -35,6 +40,9 @@ export interface QuantizeReport {
   weightType: 'int8' | 'uint8';
   reduceRange: boolean;
   rounding: 'nearest' | 'gptq';
+  floatLayers: number;
+  /** Nodes left float (by floatLayers or keepFloat). */
+  keptFloat: string[];
   tensorsQuantized: { activations: number; weights: number; biases: number };
   foldedPads: number;
   fusedActivations: number;
@@ -45,6 +53,39 @@ export interface QuantizeReport {
 
 export const DEFAULT_PERCENTILE = 99.99;
 export const DEFAULT_WEIGHT_TYPE = 'uint8';
+
+const WEIGHTED_OPS = ['Conv', 'Gemm', 'MatMul'];
+
+/** Names of the nodes up to and including the n-th weighted layer, in topological order (none for n = 0). */
+export function leadingLayers(graph: Graph, n: number): string[] {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`quantize: floatLayers must be a whole number ≥ 0, got ${n}`);
+  if (n === 0) return [];
+  const order = topologicalOrder(graph);
+  const weighted = order.filter((node) => WEIGHTED_OPS.includes(node.opType ?? ''));
+  if (n > weighted.length) throw new Error(`quantize: floatLayers ${n} is more than the model's ${weighted.length} weighted layers`);
+  const last = order.indexOf(weighted[n - 1]!);
+  return order.slice(0, last + 1).map((node) => node.name ?? '').filter(Boolean);
+}
+
+/**
+ * Float-prefix lengths worth trying: none, the stem, then the end of each block – a weighted layer with a linear
+ * output (no Relu/Clip after it, as MobileNetV2's projections) – up to a quarter of the weighted layers.
+ */
+export function floatLayerCandidates(graph: Graph): number[] {
+  const order = topologicalOrder(graph);
+  const consumers = consumersOf(graph);
+  const weighted = order.filter((node) => WEIGHTED_OPS.includes(node.opType ?? ''));
+  const limit = Math.floor(weighted.length / 4);
+  const out = [0];
+  weighted.forEach((node, i) => {
+    const n = i + 1;
+    if (n > limit) return;
+    const users = consumers.get(node.output?.[0] ?? '') ?? [];
+    const linear = !users.some((u) => u.opType === 'Relu' || u.opType === 'Clip');
+    if (n === 1 || linear) out.push(n);
+  });
+  return out;
+}
 
 export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32Array[], opts: QuantizeOptions): Promise<{ model: Uint8Array; report: QuantizeReport }> {
   if (opts.method !== 'minmax' && opts.method !== 'percentile') throw new Error(`quantize: method must be minmax or percentile, got ${String(opts.method)}`);
@@ -62,7 +103,9 @@ export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32A
   });
   const opsBefore = countOps(graph);
   const perChannel = opts.perChannel ?? true;
-  const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: opts.keepFloat, weightType: opts.weightType ?? DEFAULT_WEIGHT_TYPE, reduceRange: opts.reduceRange, rounding: opts.rounding });
+  const floatLayers = opts.floatLayers ?? 0;
+  const keptFloat = [...new Set([...leadingLayers(graph, floatLayers), ...(opts.keepFloat ?? [])])];
+  const result = rewriteToQdq(model, ranges, { perChannel, keepFloat: keptFloat, weightType: opts.weightType ?? DEFAULT_WEIGHT_TYPE, reduceRange: opts.reduceRange, rounding: opts.rounding });
   const bytes = encodeModel(model);
   return {
     model: bytes,
@@ -74,6 +117,8 @@ export async function quantizeOnnx(floatModel: Uint8Array, calibration: Float32A
       weightType: opts.weightType ?? DEFAULT_WEIGHT_TYPE,
       reduceRange: opts.reduceRange ?? false,
       rounding: opts.rounding ?? 'gptq',
+      floatLayers,
+      keptFloat,
       tensorsQuantized: { activations: result.activationTensors, weights: result.weightTensors, biases: result.biasTensors },
       foldedPads: result.foldedPads,
       fusedActivations: result.fusedActivations,

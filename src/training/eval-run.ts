@@ -1,9 +1,9 @@
 import { writeFileAtomic } from '../core/files.js';
-import { readModelCard, verifiedModelFile, ModelError } from '../vision/model-card.js';
-import { loadLabelledData, samplesIn } from './data.js';
+import { readModelCard, verifiedModelFile, ModelError, type ModelCard } from '../vision/model-card.js';
+import { loadLabelledData, samplesIn, type LabelledData } from './data.js';
 import { parseDataSpec } from './datasets.js';
 import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';
-import { rounded } from './model-dir.js';
+import { rounded } from './metrics.js';
 import { evaluationPng } from './plots.js';
 import { DEFAULT_SPLIT, SPLITS, type SplitName, type SplitOptions } from './split.js';
 
@@ -37,20 +37,20 @@ interface CardTraining {
   split?: { seed: number; fractions: [number, number, number]; duplicateDistance: number };
 }
 
+/** The data roots and split a model was trained with, from its card, loaded and split again the same way. */
+export async function loadCardData(card: ModelCard, cacheDir: string | null, dir = card.name): Promise<{ data: LabelledData; roots: string[]; split: SplitOptions }> {
+  const training = (card.training ?? {}) as CardTraining;
+  if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give --data ROOT`);
+  const roots = training.data.map((d) => d.root);
+  const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
+  return { data: await loadLabelledData(roots.map(parseDataSpec), split, cacheDir), roots, split };
+}
+
 export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   if (!SPLITS.includes(opts.split)) throw new Error(`--split: must be one of ${SPLITS.join(', ')}, got ${opts.split}`);
   const card = readModelCard(opts.model);
   const onnx = verifiedModelFile(opts.model, card, opts.precision);
-  const training = (card.training ?? {}) as CardTraining;
-  let roots: string[];
-  let split: SplitOptions = DEFAULT_SPLIT;
-  if (opts.data?.length) roots = opts.data;
-  else {
-    if (!training.data?.length || !training.split) throw new ModelError(`model ${opts.model}: its card names no training data, so give --data ROOT`);
-    roots = training.data.map((d) => d.root);
-    split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
-  }
-  const data = await loadLabelledData(roots.map(parseDataSpec), split, opts.cacheDir);
+  const { data, roots } = opts.data?.length ? { data: await loadLabelledData(opts.data.map(parseDataSpec), DEFAULT_SPLIT, opts.cacheDir), roots: opts.data } : await loadCardData(card, opts.cacheDir, opts.model);
   const samples = opts.data?.length ? data.samples : samplesIn(data, opts.split);
   if (!samples.length) throw new Error(`no faces to evaluate in ${roots.join(', ')}`);
   const run = await classifySamples(onnx, samples, { margin: card.cropMargin, inputSize: card.input.width, progress: opts.progress, title: 'eval' });

@@ -69,12 +69,16 @@ export function scoreRun(samples: FaceSample[], run: ClassifierRun, minFace: num
 /** How an int8 model compares with the float one on the same faces. */
 export function compareRuns(samples: FaceSample[], float: ClassifierRun, int8: ClassifierRun, minFace: number) {
   const agree = float.predicted.filter((p, i) => p === int8.predicted[i]).length;
+  const large = samples.map((_, i) => i).filter((i) => samples[i]!.faceSize >= minFace);
+  const agreeLarge = large.filter((i) => float.predicted[i] === int8.predicted[i]).length;
   const f = scoreRun(samples, float, minFace);
   const q = scoreRun(samples, int8, minFace);
   let maxProbDiff = 0;
   float.probs.forEach((row, i) => row.forEach((v, j) => (maxProbDiff = Math.max(maxProbDiff, Math.abs(v - int8.probs[i][j])))));
   return {
     labelAgreementPct: samples.length ? (100 * agree) / samples.length : 100,
+    /** On faces ≥ minFace only: the ones the daemon classifies. */
+    labelAgreementPctLarge: large.length ? (100 * agreeLarge) / large.length : 100,
     macroF1Delta: q.all.macroF1 - f.all.macroF1,
     macroF1DeltaLarge: q.large.macroF1 - f.large.macroF1,
     maxProbDiff,

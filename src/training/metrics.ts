@@ -81,3 +81,8 @@ export function formatMetrics(title: string, m: Metrics): string {
   m.confusion.forEach((row, i) => lines.push(`  ${m.labels[i].padEnd(15)} ${row.map((v) => String(v).padStart(6)).join(' ')}`));
   return lines.join('\n');
 }
+
+/** Rounds every number in a metrics object to 4 decimals for a readable card. */
+export function rounded<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(4)) : v))) as T;
+}

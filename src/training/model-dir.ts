@@ -13,6 +13,8 @@ import type { Metrics } from './metrics.js';
 import type { TrainOptions } from './options.js';
 import type { FaceSample } from './photos.js';
 import { evaluationPng } from './plots.js';
+import { quantizeStep } from './quantize-step.js';
+import { rounded } from './metrics.js';
 import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
 
 /**
@@ -47,54 +49,8 @@ export interface ModelDirResult {
   int8: ReturnType<typeof compareRuns> | null;
 }
 
-interface QuantizeChoice {
-  method: 'minmax' | 'percentile';
-  weightType?: 'int8' | 'uint8';
-  reduceRange?: boolean;
-}
-type Quantizer = (floatModel: Uint8Array, calibration: Float32Array[], opts: QuantizeChoice) => Promise<{ model: Uint8Array; report: Record<string, unknown> }>;
-
-/**
- * Quantizer settings tried; the one whose labels agree best with the float model on VALIDATION wins. The plain int8
- * one is right for ARM; x86 CPUs without VNNI saturate u8×s8 products, which the other two avoid.
- */
-const QUANTIZE_CHOICES: QuantizeChoice[] = [
-  { method: 'percentile' },
-  { method: 'percentile', reduceRange: true },
-  { method: 'percentile', weightType: 'uint8' },
-];
-
-async function loadQuantizer(): Promise<Quantizer | null> {
-  const modulePath = '../onnx/quantize.js';
-  try {
-    const mod = (await import(modulePath)) as { quantizeOnnx?: Quantizer };
-    return mod.quantizeOnnx ?? null;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
-    throw err;
-  }
-}
-
-/** Rounds every number in a metrics object to 4 decimals for a readable card. */
-export function rounded<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(4)) : v))) as T;
-}
-
 function summary(r: EvaluationResult): { all: Metrics; minFace: number; large: Metrics } {
   return rounded({ all: r.all, minFace: r.minFace, large: r.large });
-}
-
-async function calibrationSet(pool: FaceSample[], count: number, seed: number, margin: number, size: number): Promise<Float32Array[]> {
-  const picked = shuffleInPlace([...pool], createRng(deriveSeed(seed, 'calibration'))).slice(0, count);
-  const out: Float32Array[] = [];
-  for (const s of picked) {
-    const rgb = await sampleCrop(s, await decodeRgb(s.file), margin, size, 0);
-    const x = new Float32Array(size * size * 3);
-    normaliseInto(rgb, x, 0);
-    out.push(x);
-  }
-  return out;
 }
 
 export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResult> {
@@ -128,26 +84,12 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
 
     let int8: ReturnType<typeof compareRuns> | null = null;
     let quantization: Record<string, unknown> | undefined;
-    const quantize = opts.quantize ? await loadQuantizer() : null;
     if (!opts.quantize) log.info('quantization: turned off');
-    else if (!quantize) log.info('quantization: src/onnx/quantize.ts not available yet; no int8 model written');
     else {
-      const calibration = await calibrationSet(input.calibrationPool, opts.calibrationCount, opts.seed, opts.margin, opts.inputSize);
-      const tried: Array<{ choice: QuantizeChoice; validationAgreementPct: number }> = [];
-      let best: { choice: QuantizeChoice; model: Uint8Array; report: Record<string, unknown>; agreement: number } | null = null;
-      for (const choice of QUANTIZE_CHOICES) {
-        const q = await quantize(floatBytes, calibration, choice);
-        const valInt8 = await classifySamples(q.model, input.validation, { ...evalOpts, title: 'validation int8' });
-        const agreement = compareRuns(input.validation, valRun, valInt8, opts.minFace).labelAgreementPct;
-        tried.push({ choice, validationAgreementPct: Number(agreement.toFixed(2)) });
-        log.info(`int8 ${JSON.stringify(choice)}: ${agreement.toFixed(2)} % same labels as float on validation`);
-        if (!best || agreement > best.agreement) best = { choice, model: q.model, report: q.report, agreement };
-      }
-      writeFileAtomic(path.join(tmp, 'classifier.int8.onnx'), best!.model);
-      const int8Run = await classifySamples(best!.model, input.test, { ...evalOpts, title: 'test int8' });
-      int8 = compareRuns(input.test, testRun, int8Run, opts.minFace);
-      quantization = { ...best!.choice, calibrationCrops: calibration.length, chosenBy: 'label agreement with float on validation', tried, report: best!.report, test: rounded({ ...int8, int8: undefined }) };
-      log.info(`int8: ${int8.labelAgreementPct.toFixed(2)} % same labels as float on test, macro-F1 delta ${int8.macroF1Delta.toFixed(4)}`);
+      const q = await quantizeStep({ floatBytes, training: input.calibrationPool, validation: input.validation, test: input.test, testFloat: testRun, opts });
+      writeFileAtomic(path.join(tmp, 'classifier.int8.onnx'), q.model);
+      int8 = q.int8;
+      quantization = q.record;
     }
 
     const evalJson = {
@@ -157,7 +99,7 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
       minFace: opts.minFace,
       test: summary(test),
       validation: summary(validation),
-      int8: int8 ? rounded({ labelAgreementPct: int8.labelAgreementPct, macroF1Delta: int8.macroF1Delta, macroF1DeltaLarge: int8.macroF1DeltaLarge, test: summary(int8.int8) }) : null,
+      int8: int8 ? rounded({ labelAgreementPct: int8.labelAgreementPct, labelAgreementPctLarge: int8.labelAgreementPctLarge, macroF1Delta: int8.macroF1Delta, macroF1DeltaLarge: int8.macroF1DeltaLarge, test: summary(int8.int8) }) : null,
     };
     writeFileAtomic(path.join(tmp, 'eval.json'), JSON.stringify(evalJson, null, 2) + '\n');
     writeFileAtomic(path.join(tmp, 'eval.png'), await evaluationPng(`${input.name}: held-out test split (float)`, test.all, test.large, opts.minFace));

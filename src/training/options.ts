@@ -62,7 +62,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   minFace: 32,
   calibrateBias: true,
   quantize: true,
-  calibrationCount: 100,
+  calibrationCount: 200,
   fineTuneBlocks: 0,
   fineTuneEpochs: 12,
   fineTuneLearningRate: 0.0001,

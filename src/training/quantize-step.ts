@@ -1,0 +1,101 @@
+/**
+ * The int8 step shared by `maskwatch train` and `maskwatch quantize` on a trained model folder: calibrate on
+ * training faces, choose the float prefix on a check set that never includes test faces, then report the int8
+ * model against the float one on the test split.
+ */
+import { createLogger } from '../core/log.js';
+import { sampleCrop } from './augment.js';
+import { decodeRgb, normaliseInto } from './crop.js';
+import { classifySamples, compareRuns, type ClassifierRun } from './evaluate.js';
+import { rounded } from './metrics.js';
+import type { FaceSample } from './photos.js';
+import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
+
+const log = createLogger('quantize');
+
+/** Unseen augmentations of training faces: far beyond the copies the model was trained on (k ≥ 1000). */
+const CHECK_AUGMENTATION = 1000;
+const CHECK_TRAINING_FACES = 1500;
+
+export interface QuantizeStepInput {
+  floatBytes: Uint8Array;
+  /** Real training faces: calibration crops and the augmented part of the check set come from here. */
+  training: FaceSample[];
+  validation: FaceSample[];
+  test: FaceSample[];
+  /** The float model's run on the test faces, to compare with. */
+  testFloat: ClassifierRun;
+  opts: { margin: number; inputSize: number; minFace: number; seed: number; calibrationCount: number; progress: boolean };
+  /** Fixed number of leading float layers; searched when absent. */
+  floatLayers?: number;
+  method?: 'minmax' | 'percentile';
+  percentile?: number;
+}
+
+export interface QuantizeStepResult {
+  model: Uint8Array;
+  int8: ReturnType<typeof compareRuns>;
+  /** What the model card records under `quantization`. */
+  record: Record<string, unknown>;
+}
+
+export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeStepResult> {
+  const { opts } = input;
+  const { quantizeForAgreement } = await import('../onnx/quantize-search.js');
+  const real = input.training.filter((s) => !s.synthetic);
+  const calibration = await cropInputs(pickSamples(input.training, opts.calibrationCount, opts.seed, 'calibration'), opts, 0);
+  const check = await agreementCheckSet(real, input.validation, opts);
+  const q = await quantizeForAgreement(input.floatBytes, calibration, check.inputs, {
+    method: input.method ?? 'percentile',
+    percentile: input.percentile,
+    floatLayers: input.floatLayers,
+    onTrial: (t) => log.info(`int8 with the first ${t.floatLayers} layer(s) float: ${(100 * t.agreement).toFixed(2)} % same labels as float on ${check.inputs.length} check crops`),
+  });
+  const int8Run = await classifySamples(q.model, input.test, { margin: opts.margin, inputSize: opts.inputSize, progress: opts.progress, title: 'test int8' });
+  const int8 = compareRuns(input.test, input.testFloat, int8Run, opts.minFace);
+  log.info(`int8: ${int8.labelAgreementPctLarge.toFixed(2)} % same labels as float on test faces ≥ ${opts.minFace} px (${int8.labelAgreementPct.toFixed(2)} % on all), macro-F1 delta ${int8.macroF1DeltaLarge.toFixed(4)}`);
+  const record = {
+    created: new Date().toISOString(),
+    tool: 'maskwatch quantize (QDQ, ONNX Runtime integer kernels)',
+    method: q.report.method,
+    ...(q.report.percentile !== undefined ? { percentile: q.report.percentile } : {}),
+    weights: `${q.report.weightType} per-channel symmetric`,
+    activations: 'uint8 per-tensor asymmetric',
+    calibrationCrops: calibration.length,
+    calibrationSet: `${calibration.length} training faces (seed ${opts.seed})`,
+    floatLayers: q.chosen.floatLayers,
+    chosenBy: `the fewest float layers with ≥ ${100 * q.target} % label agreement with float on ${check.description}`,
+    targetMet: q.met,
+    trials: q.trials.map((t) => ({ floatLayers: t.floatLayers, checkAgreementPct: Number((100 * t.agreement).toFixed(2)), differing: t.differing })),
+    report: q.report,
+    test: rounded({ ...int8, int8: undefined }),
+  };
+  return { model: q.model, int8, record };
+}
+
+/**
+ * Crops the int8 labels are compared with the float labels on: validation faces and new augmentations of training
+ * faces, all ≥ minFace (the daemon ignores smaller ones). Never test faces, so the test agreement is a fair one.
+ */
+async function agreementCheckSet(training: FaceSample[], validation: FaceSample[], opts: QuantizeStepInput['opts']): Promise<{ inputs: Float32Array[]; description: string }> {
+  const large = (list: FaceSample[]) => list.filter((s) => s.faceSize >= opts.minFace && !s.synthetic);
+  const val = large(validation);
+  const train = pickSamples(large(training), CHECK_TRAINING_FACES, opts.seed, 'agreement check');
+  const inputs = [...(await cropInputs(val, opts, 0)), ...(await cropInputs(train, opts, CHECK_AUGMENTATION))];
+  return { inputs, description: `${val.length} validation faces and new augmentations of ${train.length} training faces, all ≥ ${opts.minFace} px` };
+}
+
+function pickSamples(pool: FaceSample[], count: number, seed: number, purpose: string): FaceSample[] {
+  return shuffleInPlace([...pool], createRng(deriveSeed(seed, purpose))).slice(0, count);
+}
+
+async function cropInputs(samples: FaceSample[], opts: { margin: number; inputSize: number }, augmentation: number): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const s of samples) {
+    const rgb = await sampleCrop(s, await decodeRgb(s.file), opts.margin, opts.inputSize, augmentation);
+    const x = new Float32Array(opts.inputSize * opts.inputSize * 3);
+    normaliseInto(rgb, x, 0);
+    out.push(x);
+  }
+  return out;
+}
