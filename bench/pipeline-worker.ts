@@ -104,9 +104,23 @@ console.log(
     latencyP50: quantile(latencies, 0.5),
     latencyP99: quantile(latencies, 0.99),
     cpuPerFrameMs: (cpu.user + cpu.system) / 1000 / Math.max(1, processed),
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakRssMb: peakRssMb(),
     events,
     lightChanges,
   }),
 );
 process.exit(0);
+
+/**
+ * This process's own peak RSS. Linux carries getrusage's maxRSS across fork + exec, so a worker started by a large
+ * bench process would report the parent's size; VmHWM in /proc belongs to this process's memory map alone.
+ */
+function peakRssMb(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) / 1024;
+  } catch {
+    /* not Linux */
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}

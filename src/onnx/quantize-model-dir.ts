@@ -147,7 +147,7 @@ async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<
     writeFileAtomic(evalFile, JSON.stringify(evalJson, null, 2) + '\n');
   }
   const report = (q.record.report ?? {}) as QuantizeReport;
-  const agreement = { on: `test faces ≥ ${minFace} px`, samples: test.filter((s) => s.faceSize >= minFace).length, labelAgreement: q.int8.labelAgreementPctLarge / 100, maxProbDiff: q.int8.maxProbDiff, meanProbDiff: NaN };
+  const agreement = { on: `test faces ≥ ${minFace} px`, samples: test.filter((s) => s.faceSize >= minFace).length, labelAgreement: q.int8.labelAgreementPctLarge / 100, maxProbDiff: q.int8.maxProbDiff, meanProbDiff: q.int8.meanProbDiff };
   return { file, report, agreement, opsAfterOptimization: await inspectOptimizedOps(q.model) };
 }
 

@@ -74,7 +74,16 @@ export function compareRuns(samples: FaceSample[], float: ClassifierRun, int8: C
   const f = scoreRun(samples, float, minFace);
   const q = scoreRun(samples, int8, minFace);
   let maxProbDiff = 0;
-  float.probs.forEach((row, i) => row.forEach((v, j) => (maxProbDiff = Math.max(maxProbDiff, Math.abs(v - int8.probs[i][j])))));
+  let sumProbDiff = 0;
+  let values = 0;
+  float.probs.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const d = Math.abs(v - int8.probs[i]![j]!);
+      maxProbDiff = Math.max(maxProbDiff, d);
+      sumProbDiff += d;
+      values++;
+    }),
+  );
   return {
     labelAgreementPct: samples.length ? (100 * agree) / samples.length : 100,
     /** On faces ≥ minFace only: the ones the daemon classifies. */
@@ -82,6 +91,7 @@ export function compareRuns(samples: FaceSample[], float: ClassifierRun, int8: C
     macroF1Delta: q.all.macroF1 - f.all.macroF1,
     macroF1DeltaLarge: q.large.macroF1 - f.large.macroF1,
     maxProbDiff,
+    meanProbDiff: values ? sumProbDiff / values : 0,
     int8: q,
   };
 }

@@ -16,6 +16,8 @@ const log = createLogger('quantize');
 /** Unseen augmentations of training faces: far beyond the copies the model was trained on (k ≥ 1000). */
 const CHECK_AUGMENTATION = 1000;
 const CHECK_TRAINING_FACES = 1500;
+/** How far the int8 model's macro-F1 may be from the float model's. */
+const MACRO_F1_TOLERANCE = 0.01;
 
 export interface QuantizeStepInput {
   floatBytes: Uint8Array;
@@ -53,7 +55,11 @@ export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeSt
   });
   const int8Run = await classifySamples(q.model, input.test, { margin: opts.margin, inputSize: opts.inputSize, progress: opts.progress, title: 'test int8' });
   const int8 = compareRuns(input.test, input.testFloat, int8Run, opts.minFace);
-  log.info(`int8: ${int8.labelAgreementPctLarge.toFixed(2)} % same labels as float on test faces ≥ ${opts.minFace} px (${int8.labelAgreementPct.toFixed(2)} % on all), macro-F1 delta ${int8.macroF1DeltaLarge.toFixed(4)}`);
+  const verdict = int8.labelAgreementPctLarge >= 100 * q.target && Math.abs(int8.macroF1DeltaLarge) <= MACRO_F1_TOLERANCE ? 'meets' : 'MISSES';
+  log.info(
+    `int8 on test faces ≥ ${opts.minFace} px: ${int8.labelAgreementPctLarge.toFixed(2)} % same labels as float (${int8.labelAgreementPct.toFixed(2)} % on all faces), ` +
+      `macro-F1 delta ${int8.macroF1DeltaLarge.toFixed(4)} (all faces ${int8.macroF1Delta.toFixed(4)}): ${verdict} the ≥ ${100 * q.target} % / ±${MACRO_F1_TOLERANCE} target`,
+  );
   const record = {
     created: new Date().toISOString(),
     tool: 'maskwatch quantize (QDQ, ONNX Runtime integer kernels)',
