@@ -69,6 +69,9 @@ test('maskwatch quantize --float-layers 1 keeps the first conv float; a bad coun
   assert.equal(readModelCard(dir).quantization?.floatLayers, 1);
   const qconv = Object.entries(out.opsAfterOptimization).filter(([op]) => op.endsWith('QLinearConv')).reduce((a, [, n]) => a + n, 0);
   assert.equal(qconv, 3, JSON.stringify(out.opsAfterOptimization));
+  const noData = await runCli(['quantize', makeModelDir('no-data')]);
+  assert.equal(noData.code, 1);
+  assert.match(noData.stderr, /its card names no training data, so give --calibration DIR or --data ROOT/);
   const bad = await runCli(['quantize', makeModelDir('float-bad'), '--calibration', crops, '--float-layers', 'two']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--float-layers: a whole number, got two/);

@@ -116,7 +116,7 @@ async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<
   const { rounded } = await import('../training/metrics.js');
   const card = readModelCard(dir);
   const floatFile = verifiedModelFile(dir, card, 'float');
-  const { data, split } = await loadCardData(card, opts.cacheDir ?? '.cache/features');
+  const { data, split } = await loadCardData(card, opts.cacheDir ?? '.cache/features', dir, '--calibration DIR or --data ROOT');
   const test = samplesIn(data, 'test');
   const minFace = Number((card.metrics as { minFace?: number } | undefined)?.minFace ?? 32);
   const common = { margin: card.cropMargin, inputSize: card.input.width, progress: opts.progress ?? false };

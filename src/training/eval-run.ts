@@ -38,9 +38,9 @@ interface CardTraining {
 }
 
 /** The data roots and split a model was trained with, from its card, loaded and split again the same way. */
-export async function loadCardData(card: ModelCard, cacheDir: string | null, dir = card.name): Promise<{ data: LabelledData; roots: string[]; split: SplitOptions }> {
+export async function loadCardData(card: ModelCard, cacheDir: string | null, dir = card.name, instead = '--data ROOT'): Promise<{ data: LabelledData; roots: string[]; split: SplitOptions }> {
   const training = (card.training ?? {}) as CardTraining;
-  if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give --data ROOT`);
+  if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give ${instead}`);
   const roots = training.data.map((d) => d.root);
   const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
   return { data: await loadLabelledData(roots.map(parseDataSpec), split, cacheDir), roots, split };
