@@ -5,21 +5,17 @@ import { writeFileAtomic } from '../core/files.js';
 import { createLogger } from '../core/log.js';
 import { LABELS } from '../core/types.js';
 import { fileEntry, writeModelCard, type ModelCard } from '../vision/model-card.js';
-import { sampleCrop } from './augment.js';
 import { loadBaseModel, type BaseInfo } from './base.js';
-import { decodeRgb, normaliseInto } from './crop.js';
 import { classifySamples, compareRuns, scoreRun, type EvaluationResult } from './evaluate.js';
-import type { Metrics } from './metrics.js';
+import { rounded, type Metrics } from './metrics.js';
 import type { TrainOptions } from './options.js';
 import type { FaceSample } from './photos.js';
 import { evaluationPng } from './plots.js';
 import { quantizeStep } from './quantize-step.js';
-import { rounded } from './metrics.js';
-import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
 
 /**
  * Assembles the full classifier (base + trained head), exports it to ONNX, checks ONNX Runtime against TF.js,
- * evaluates it on validation and test, quantizes it when the quantizer is there, and writes the model folder:
+ * evaluates it on validation and test, quantizes it (quantize-step.ts), and writes the model folder:
  * all into a temporary sibling folder that is renamed into place at the end, so there is never a half-written one.
  */
 const log = createLogger('train');
