@@ -52,7 +52,12 @@ test('training writes a whole model folder whose card sha256s match its files', 
   assert.equal(card.input.width, 224);
   assert.equal(card.cropMargin, 0.15);
   verifiedModelFile(model, card, 'float');
-  if (card.files.int8) verifiedModelFile(model, card, 'int8');
+  verifiedModelFile(model, card, 'int8');
+  const q = card.quantization as { floatLayers: number; trials: Array<{ floatLayers: number; checkAgreementPct: number }>; targetMet: boolean; test: { labelAgreementPctLarge: number }; calibrationCrops: number };
+  assert.equal(q.calibrationCrops, 4);
+  assert.ok(q.trials.length >= 1 && q.trials.at(-1)!.floatLayers >= q.floatLayers, JSON.stringify(q.trials));
+  assert.equal(q.targetMet, q.trials.some((t) => t.checkAgreementPct >= 99));
+  assert.ok(q.test.labelAgreementPctLarge >= 0 && q.test.labelAgreementPctLarge <= 100);
   assert.equal(card.files.tfjs!.sha256, sha256File(path.join(model, 'tfjs/model.json')));
   const training = card.training as { counts: Record<string, Record<string, number>>; epochs: { run: number }; seed: number };
   const total = Object.values(training.counts).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
