@@ -5,7 +5,7 @@
  */
 import { createLogger } from '../core/log.js';
 import { sampleCrop } from './augment.js';
-import { decodeRgb, normaliseInto } from './crop.js';
+import { decodeRgb, normaliseInto, type RgbImage } from './crop.js';
 import { classifySamples, compareRuns, type ClassifierRun } from './evaluate.js';
 import { rounded } from './metrics.js';
 import type { FaceSample } from './photos.js';
@@ -21,7 +21,7 @@ const MACRO_F1_TOLERANCE = 0.01;
 
 export interface QuantizeStepInput {
   floatBytes: Uint8Array;
-  /** Real training faces: calibration crops and the augmented part of the check set come from here. */
+  /** Training faces: calibration crops and (real ones only) the augmented part of the check set come from here. */
   training: FaceSample[];
   validation: FaceSample[];
   test: FaceSample[];
@@ -44,9 +44,8 @@ export interface QuantizeStepResult {
 export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeStepResult> {
   const { opts } = input;
   const { quantizeForAgreement } = await import('../onnx/quantize-search.js');
-  const real = input.training.filter((s) => !s.synthetic);
   const calibration = await cropInputs(pickSamples(input.training, opts.calibrationCount, opts.seed, 'calibration'), opts, 0);
-  const check = await agreementCheckSet(real, input.validation, opts);
+  const check = await agreementCheckSet(input.training, input.validation, opts);
   const q = await quantizeForAgreement(input.floatBytes, calibration, check.inputs, {
     method: input.method ?? 'percentile',
     percentile: input.percentile,
@@ -95,13 +94,18 @@ function pickSamples(pool: FaceSample[], count: number, seed: number, purpose: s
   return shuffleInPlace([...pool], createRng(deriveSeed(seed, purpose))).slice(0, count);
 }
 
+/** Plain (augmentation 0) or augmented crops, in the order given; each photo is decoded once for all its faces. */
 async function cropInputs(samples: FaceSample[], opts: { margin: number; inputSize: number }, augmentation: number): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  for (const s of samples) {
-    const rgb = await sampleCrop(s, await decodeRgb(s.file), opts.margin, opts.inputSize, augmentation);
+  const out = new Array<Float32Array>(samples.length);
+  const order = samples.map((_, i) => i).sort((a, b) => samples[a]!.file.localeCompare(samples[b]!.file));
+  let decoded: { file: string; image: RgbImage } | undefined;
+  for (const i of order) {
+    const s = samples[i]!;
+    if (decoded?.file !== s.file) decoded = { file: s.file, image: await decodeRgb(s.file) };
+    const rgb = await sampleCrop(s, decoded.image, opts.margin, opts.inputSize, augmentation);
     const x = new Float32Array(opts.inputSize * opts.inputSize * 3);
     normaliseInto(rgb, x, 0);
-    out.push(x);
+    out[i] = x;
   }
   return out;
 }
