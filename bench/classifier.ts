@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { timeCalls, type BenchRow, type Timing } from './stats.js';
 import { layersModelToOnnx } from '../src/onnx/layers-export.js';
-import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
-import { buildClassifier, buildMobileNetV2 } from '../src/training/mobilenet.js';
+import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
+import { buildClassifier, buildMobileNetV2 } from '../src/workflows/train/mobilenet.js';
 
 const SECTION = 'classifier';
 const BASE_DIR = 'models/mobilenet_v2_0.35_224';

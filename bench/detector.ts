@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './stats.js';
 import type { Frame } from '../src/core/types.js';
-import { BlazeFaceDetector } from '../src/vision/face-detector.js';
+import { BlazeFaceDetector } from '../src/vision/blazeface-detector.js';
 import { letterboxRegion } from '../src/vision/image-ops.js';
 import { timeCalls } from './stats.js';
 

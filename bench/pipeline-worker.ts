@@ -14,7 +14,7 @@ import { Pipeline } from '../src/daemon/pipeline.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { ProcessFrameSource } from '../src/source/process-source.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/face-detector.js';
+import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { quantile } from './stats.js';
 

@@ -30,7 +30,7 @@ function pseudoPicture(seed: number): Float32Array {
 async function floatModel(alpha: number): Promise<Uint8Array> {
   const file = path.join(CACHE, `mobilenetv2_${alpha}_${SIZE}_classifier.onnx`);
   if (fs.existsSync(file)) return fs.readFileSync(file);
-  const { buildClassifier, buildMobileNetV2 } = await import('../src/training/mobilenet.js');
+  const { buildClassifier, buildMobileNetV2 } = await import('../src/workflows/train/mobilenet.js');
   const { layersModelToOnnx } = await import('../src/onnx/layers-export.js');
   const base = buildMobileNetV2(alpha, SIZE, 1);
   const model = buildClassifier(base, { inputSize: SIZE, hidden: 128, dropout: 0.5, classes: 3 });

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { featureExtractor, writeBaseFeaturesOnnx } from '../src/onnx/base-features.js';
+import { featureExtractor, writeBaseFeaturesOnnx } from '../src/workflows/export/base-features.js';
 import { checkOnnxAgainstTfjs } from '../src/onnx/export-check.js';
 
 const baseDir = process.argv[2] ?? 'models/mobilenet_v2_0.35_224';

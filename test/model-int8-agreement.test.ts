@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { samplesIn } from '../src/training/data.js';
-import { loadCardData } from '../src/training/eval-run.js';
-import { classifySamples, compareRuns } from '../src/training/evaluate.js';
+import { samplesIn } from '../src/workflows/data/labelled-data.js';
+import { loadCardData } from '../src/workflows/eval/eval-run.js';
+import { classifySamples, compareRuns } from '../src/workflows/eval/evaluate.js';
 import { readModelCard, verifiedModelFile } from '../src/vision/model-card.js';
 import { ROOT } from './helpers/cli.js';
 

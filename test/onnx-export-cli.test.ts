@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { saveLayersModelToDir } from '../src/onnx/layers-model-dir.js';
-import { buildClassifier, buildMobileNetV2 } from '../src/training/mobilenet.js';
+import { saveLayersModelToDir } from '../src/workflows/export/tfjs-model-dir.js';
+import { buildClassifier, buildMobileNetV2 } from '../src/workflows/train/mobilenet.js';
 import { randomizeBatchNorm } from './helpers/tfjs-models.js';
 
 let dir = '';

@@ -6,10 +6,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeModel } from '../src/onnx/builder.js';
 import { layersModelToOnnx, UnsupportedLayerError } from '../src/onnx/layers-export.js';
-import { loadLayersModelFromDir, saveLayersModelToDir, LayersModelDirError } from '../src/onnx/layers-model-dir.js';
+import { loadLayersModelFromDir, saveLayersModelToDir, LayersModelDirError } from '../src/workflows/export/tfjs-model-dir.js';
 import { checkOnnxAgainstTfjs } from '../src/onnx/export-check.js';
-import { featureExtractor, featureExtractorToOnnx, writeBaseFeaturesOnnx } from '../src/onnx/base-features.js';
-import { buildClassifier, buildHead, buildMobileNetV2, copyHeadWeights } from '../src/training/mobilenet.js';
+import { featureExtractor, featureExtractorToOnnx, writeBaseFeaturesOnnx } from '../src/workflows/export/base-features.js';
+import { buildClassifier, buildHead, buildMobileNetV2, copyHeadWeights } from '../src/workflows/train/mobilenet.js';
 import { randomizeBatchNorm, randomizeDense } from './helpers/tfjs-models.js';
 
 const BASE_DIR = 'models/mobilenet_v2_0.35_224';

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { folderFaces, vocUnmaskedFaces } from '../src/training/synth/sources.js';
-import { createRandom, hashSeed } from '../src/training/synth/random.js';
+import { folderFaces, vocUnmaskedFaces } from '../src/workflows/synth/sources.js';
+import { createRandom, hashSeed } from '../src/workflows/synth/random.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/synth');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-synth-src-'));

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { setLogSink } from '../src/core/log.js';
-import { cropResize, decodeRgb, marginSquare } from '../src/training/crop.js';
-import { loadLabelledData } from '../src/training/data.js';
-import { detectKind, parseDataSpec, parseVocXml, scanRoot } from '../src/training/datasets.js';
-import { probePhotos, samplesOf } from '../src/training/photos.js';
+import { cropResize, decodeRgb, marginSquare } from '../src/workflows/train/crop.js';
+import { loadLabelledData } from '../src/workflows/data/labelled-data.js';
+import { detectKind, parseDataSpec, parseVocXml, scanRoot } from '../src/workflows/data/datasets.js';
+import { probePhotos, samplesOf } from '../src/workflows/data/photos.js';
 
 const FIXTURE = path.resolve('test/fixtures/dataset');
 

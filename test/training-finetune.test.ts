@@ -5,11 +5,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
-import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/training/crop.js';
-import { cutLayerName } from '../src/training/finetune.js';
-import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/training/options.js';
-import { runTraining, type TrainingOutcome } from '../src/training/trainer.js';
+import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
+import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/workflows/train/crop.js';
+import { cutLayerName } from '../src/workflows/train/finetune.js';
+import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/workflows/train/options.js';
+import { runTraining, type TrainingOutcome } from '../src/workflows/train/trainer.js';
 import { readModelCard } from '../src/vision/model-card.js';
 
 /** --fine-tune-blocks 1 end to end on the tiny fixture set: the top block changes and ONNX still matches TF.js. */

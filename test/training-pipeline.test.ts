@@ -7,12 +7,12 @@ import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { sha256File } from '../src/core/files.js';
-import { loadLayersModelFromDir } from '../src/onnx/layers-model-dir.js';
-import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/training/crop.js';
-import { runEvaluation } from '../src/training/eval-run.js';
-import { extractFeatures } from '../src/training/features.js';
-import { TRAIN_DEFAULTS, type TrainOptions } from '../src/training/options.js';
-import { runTraining, type TrainingOutcome } from '../src/training/trainer.js';
+import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
+import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/workflows/train/crop.js';
+import { runEvaluation } from '../src/workflows/eval/eval-run.js';
+import { extractFeatures } from '../src/workflows/train/features.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from '../src/workflows/train/options.js';
+import { runTraining, type TrainingOutcome } from '../src/workflows/train/trainer.js';
 import { readModelCard, verifiedModelFile } from '../src/vision/model-card.js';
 
 /** End to end on the tiny fixture set: train (few epochs, small augment) → model folder → eval. */

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Label } from '../src/core/types.js';
-import { argmax, confusionOf, metricsFromConfusion } from '../src/training/metrics.js';
-import { splitPhotos, type SplitPhoto } from '../src/training/split.js';
-import { readSynthetic } from '../src/training/synthetic.js';
-import { balancedClassWeights, planTrainingJobs } from '../src/training/trainer.js';
-import type { FaceSample } from '../src/training/photos.js';
+import { argmax, confusionOf, metricsFromConfusion } from '../src/workflows/eval/metrics.js';
+import { splitPhotos, type SplitPhoto } from '../src/workflows/data/split.js';
+import { readSynthetic } from '../src/workflows/data/synthetic.js';
+import { balancedClassWeights, planTrainingJobs } from '../src/workflows/train/trainer.js';
+import type { FaceSample } from '../src/workflows/data/photos.js';
 
 const FIXTURE = path.resolve('test/fixtures/dataset');
 
@@ -97,7 +97,7 @@ test('minority classes get more augmented copies; class weights balance what is 
 });
 
 test('a class offset tuned on validation is kept only when it raises macro-F1', async () => {
-  const { tuneClassBias } = await import('../src/training/head.js');
+  const { tuneClassBias } = await import('../src/workflows/train/head.js');
   // mask_incorrect (index 2) is always second best: only an offset finds it.
   const probs = [
     ...Array.from({ length: 20 }, () => Float32Array.from([0.8, 0.15, 0.05])),

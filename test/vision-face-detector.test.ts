@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { Face, Frame } from '../src/core/types.js';
 import { ANCHOR_OPTIONS, generateAnchors, iou, weightedNms } from '../src/vision/blazeface-decode.js';
 import { faceCropRegion } from '../src/vision/face-crop.js';
-import { BlazeFaceDetector, detectorOptionsFromConfig } from '../src/vision/face-detector.js';
+import { BlazeFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
 import { FaceLandmarker, LANDMARK } from '../src/vision/face-landmarks.js';
 import { readRgbImage } from '../src/vision/image-io.js';
 import { ROOT } from './helpers/cli.js';

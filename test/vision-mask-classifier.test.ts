@@ -112,7 +112,7 @@ test('the crop is the training margin square, clipped at the picture edges', () 
 });
 
 test('trained default model: unmasked faces of the sample photos are no_mask', { skip: fs.existsSync(DEFAULT_MODEL) ? false : 'models/maskwatch-default not built yet (the training helper makes it)' }, async () => {
-  const { BlazeFaceDetector } = await import('../src/vision/face-detector.js');
+  const { BlazeFaceDetector } = await import('../src/vision/blazeface-detector.js');
   const { readRgbImage } = await import('../src/vision/image-io.js');
   const detector = new BlazeFaceDetector({ variant: 'back', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 20, maxFaces: 10 });
   await detector.start();
@@ -136,7 +136,7 @@ test('trained default model: unmasked faces of the sample photos are no_mask', {
 });
 
 test('trained default model: the masked faces of masked1/2.jpg are mask (front detector, int8 and float)', { skip: fs.existsSync(DEFAULT_MODEL) ? false : 'models/maskwatch-default not built yet (the training helper makes it)' }, async () => {
-  const { BlazeFaceDetector } = await import('../src/vision/face-detector.js');
+  const { BlazeFaceDetector } = await import('../src/vision/blazeface-detector.js');
   const { readRgbImage } = await import('../src/vision/image-io.js');
   const detector = new BlazeFaceDetector({ variant: 'front', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 32, maxFaces: 10 });
   await detector.start();

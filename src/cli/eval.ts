@@ -29,8 +29,8 @@ export function register(program: Command): void {
       const minFace = Number(flags.minFace);
       if (!Number.isFinite(minFace) || minFace < 0) throw new Error(`--min-face: "${flags.minFace}" is not a size in px`);
       if (flags.precision !== 'float' && flags.precision !== 'int8') throw new Error(`--precision: float or int8, got ${flags.precision}`);
-      const { runEvaluation } = await import('../training/eval-run.js');
-      const { formatMetrics } = await import('../training/metrics.js');
+      const { runEvaluation } = await import('../workflows/eval/eval-run.js');
+      const { formatMetrics } = await import('../workflows/eval/metrics.js');
       const report = await runEvaluation({
         model: flags.model,
         data: flags.data,

@@ -24,7 +24,7 @@ export function register(program: Command): void {
       const tolerance = Number(flags.tolerance);
       if (!(tolerance > 0)) throw new Error(`--tolerance: a positive number, got ${flags.tolerance}`);
       if (!flags.outputName) throw new Error('--output-name: must not be empty');
-      const { exportLayersDirToOnnx } = await import('../onnx/export-dir.js');
+      const { exportLayersDirToOnnx } = await import('../workflows/export/export-dir.js');
       const r = await exportLayersDirToOnnx(dir, flags.out, { outputName: flags.outputName, checks, tolerance });
       if (flags.json) {
         process.stdout.write(JSON.stringify(r) + '\n');

@@ -7,7 +7,7 @@ import type { MaskwatchConfig } from '../config/schema.js';
 import { errorMessage } from '../core/log.js';
 import type { Box, Face, Verdict } from '../core/types.js';
 import type { RgbImage } from '../vision/image-ops.js';
-import type { BlazeFaceDetector } from '../vision/face-detector.js';
+import type { BlazeFaceDetector } from '../vision/blazeface-detector.js';
 import type { OnnxMaskClassifier } from '../vision/mask-classifier.js';
 
 interface PredictOptions {
@@ -40,7 +40,7 @@ export function register(program: Command): void {
       if (opts.detector) overrides['detector.model'] = opts.detector;
       if (opts.minFace !== undefined) overrides['detector.minFaceSize'] = opts.minFace;
       const config = loadConfigOrExit(opts.config, overrides);
-      const { createFaceDetector, detectorOptionsFromConfig } = await import('../vision/face-detector.js');
+      const { createFaceDetector, detectorOptionsFromConfig } = await import('../vision/blazeface-detector.js');
       const classifier = await openClassifierOrExit(config);
       let detector: BlazeFaceDetector;
       try {
@@ -174,7 +174,7 @@ export function loadConfigOrExit(file: string, overrides: Record<string, unknown
 /** Opens the configured classifier (model dir relative to the working folder, else to the checkout); one error line and exit 2 on failure. */
 export async function openClassifierOrExit(config: MaskwatchConfig): Promise<OnnxMaskClassifier> {
   const { createMaskClassifier } = await import('../vision/mask-classifier.js');
-  const { REPO_ROOT } = await import('../vision/onnx-session.js');
+  const { REPO_ROOT } = await import('../onnx/session.js');
   const dir = config.classifier.modelDir;
   const modelDir = path.isAbsolute(dir) || fs.existsSync(dir) ? dir : fs.existsSync(path.join(REPO_ROOT, dir)) ? path.join(REPO_ROOT, dir) : dir;
   try {

@@ -40,7 +40,7 @@ export function register(program: Command): void {
       const weights = flags.weights;
       if (weights !== 'int8' && weights !== 'int8-7bit' && weights !== 'uint8') throw new Error(`--weights: int8, int8-7bit or uint8, got ${weights}`);
       const floatLayers = flags.floatLayers === undefined ? undefined : positiveInt('--float-layers', flags.floatLayers, true);
-      const { quantizeModelDir } = await import('../onnx/quantize-model-dir.js');
+      const { quantizeModelDir } = await import('../workflows/quantize/quantize-model-dir.js');
       const r = await quantizeModelDir(dir, { method, percentile: method === 'percentile' ? percentile : undefined, calibration: flags.calibration, data: flags.data, samples, check, weights, floatLayers, cacheDir: flags.cacheDir, progress: flags.progress });
       const a = r.agreement;
       if (flags.json) {

@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .addHelpText('after', '\nExample: maskwatch synth --from ../shared/datasets/unmasked-faces --voc-root ../shared/datasets/kaggle-face-mask --out .cache/synth --per-face 1.3')
     .action(async (flags: SynthFlags) => {
-      const { runSynth } = await import('../training/synth/run.js');
+      const { runSynth } = await import('../workflows/synth/run.js');
       if (!flags.from?.length && !flags.vocRoot?.length) throw new Error('synth: give --from and/or --voc-root');
       const code = await runSynth({
         from: flags.from ?? [],

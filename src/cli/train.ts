@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'JSON file with the same options (camelCase: data, synthDir, out, base, inputSize, epochs, seed, margin, augment, ...); flags win')
     .addHelpText('after', '\nPaths in a config file are relative to the current folder (run from the project root).\nExample: maskwatch train --data ../shared/datasets/kaggle-face-mask ../shared/datasets/unmasked-faces=no_mask --out models/my-model')
     .action(async (flags: TrainFlags) => {
-      const { TRAIN_DEFAULTS, readTrainConfig, validateTrainOptions } = await import('../training/options.js');
+      const { TRAIN_DEFAULTS, readTrainConfig, validateTrainOptions } = await import('../workflows/train/options.js');
       const fromFile = flags.config ? readTrainConfig(flags.config) : {};
       const fromFlags = {
         data: flags.data,
@@ -69,8 +69,8 @@ export function register(program: Command): void {
       for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
       if (!fromFile.name && !flags.name) merged.name = path.basename(path.resolve(merged.out));
       const opts = validateTrainOptions(merged);
-      const { runTraining } = await import('../training/trainer.js');
-      const { formatMetrics } = await import('../training/metrics.js');
+      const { runTraining } = await import('../workflows/train/trainer.js');
+      const { formatMetrics } = await import('../workflows/eval/metrics.js');
       const result = await runTraining(opts);
       const t = result.model.test;
       process.stdout.write(`model ${opts.out} (${result.seconds.toFixed(0)} s)\n`);

@@ -8,7 +8,7 @@ import { createGpioDriver } from '../signals/create-gpio-driver.js';
 import { installExitSafety as installLinesOff, Lights, lightsOptionsFromConfig } from '../signals/lights.js';
 import { createFrameSource } from '../source/create-frame-source.js';
 import { SystemdNotifier } from '../system/notify.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../vision/face-detector.js';
+import { createFaceDetector, detectorOptionsFromConfig } from '../vision/blazeface-detector.js';
 import { createMaskClassifier } from '../vision/mask-classifier.js';
 import { Daemon } from './daemon.js';
 

@@ -4,7 +4,7 @@
  * bilinearly to the model input and normalised x/127.5 − 1, written straight into a batch tensor.
  */
 import type { Box } from '../core/types.js';
-import { marginSquare } from '../training/crop.js';
+import { marginSquare } from '../workflows/train/crop.js';
 import { cropResize, TO_PLUS_MINUS_ONE, type RgbImage } from './image-ops.js';
 
 /** The image region the classifier sees for a face box. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { Box } from '../core/types.js';
 import { cropResize, TO_UNIT, type RgbImage } from './image-ops.js';
-import { loadOrt, openSession, REPO_ROOT, type SessionOptions } from './onnx-session.js';
+import { loadOrt, openSession, REPO_ROOT, type SessionOptions } from '../onnx/session.js';
 
 export const FACEMESH_MODEL = path.join(REPO_ROOT, 'models/facemesh/facemesh.onnx');
 export const FACEMESH_INPUT = 192;

@@ -10,7 +10,7 @@ import { ModelError, readModelCard, verifiedModelFile, type ModelCard } from './
 import { cropFacesToTensor, imagesToTensor } from './face-crop.js';
 import type { RgbImage } from './image-ops.js';
 import { readRgbImage } from './image-io.js';
-import { loadOrt, openSession } from './onnx-session.js';
+import { loadOrt, openSession } from '../onnx/session.js';
 
 const log = createLogger('classifier');
 

@@ -1,18 +1,18 @@
 import type * as TF from '@tensorflow/tfjs';
 import path from 'node:path';
-import { labelIndex } from '../core/labels.js';
-import { createLogger } from '../core/log.js';
-import { LABELS, type Label } from '../core/types.js';
+import { labelIndex } from '../../core/labels.js';
+import { createLogger } from '../../core/log.js';
+import { LABELS, type Label } from '../../core/types.js';
 import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
 import { resolveBase, type BaseInfo } from './base.js';
-import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from './data.js';
-import { parseDataSpec } from './datasets.js';
+import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
+import { parseDataSpec } from '../data/datasets.js';
 import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
 import { addClassBias, loadTf, predictRows, trainHead, tuneClassBias, type BiasCalibration, type HeadTrainResult } from './head.js';
 import { writeModelDir, type ModelDirResult } from './model-dir.js';
 import type { TrainOptions } from './options.js';
-import type { FaceSample } from './photos.js';
-import { readSynthetic, type SyntheticResult } from './synthetic.js';
+import type { FaceSample } from '../data/photos.js';
+import { readSynthetic, type SyntheticResult } from '../data/synthetic.js';
 
 /**
  * `maskwatch train`: data → split by photo → (synthetic crops for training) → augmented copies + oversampled

@@ -1,9 +1,9 @@
 /** `maskwatch export`: a TF.js layers model folder → one checked ONNX file. */
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../core/files.js';
-import { checkOnnxAgainstTfjs } from './export-check.js';
-import { layersModelToOnnx } from './layers-export.js';
-import { loadLayersModelFromDir } from './layers-model-dir.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { checkOnnxAgainstTfjs } from '../../onnx/export-check.js';
+import { layersModelToOnnx } from '../../onnx/layers-export.js';
+import { loadLayersModelFromDir } from './tfjs-model-dir.js';
 
 export interface ExportDirOptions {
   outputName?: string;

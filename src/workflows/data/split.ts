@@ -1,5 +1,5 @@
-import { LABELS, type Label } from '../core/types.js';
-import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
+import { LABELS, type Label } from '../../core/types.js';
+import { createRng, deriveSeed, shuffleInPlace } from '../../core/rng.js';
 
 /**
  * Train / validation / test split by photo: every crop of one photo, and every photo that looks like a

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256File, writeFileAtomic } from '../core/files.js';
-import { createLogger } from '../core/log.js';
+import { sha256File, writeFileAtomic } from '../../core/files.js';
+import { createLogger } from '../../core/log.js';
 
 /**
  * The frozen MobileNetV2 base: a TF.js layers model folder (model.json + weights) and base.onnx, its pooled
@@ -64,8 +64,8 @@ export async function resolveBase(dir: string, inputSize: number, cacheDir: stri
   if (nativeSize !== inputSize) onnx = path.join(cacheDir, 'bases', `${weightsSha256.slice(0, 16)}-${inputSize}.onnx`);
   if (!fs.existsSync(onnx)) {
     log.info(`base ${dir}: writing its feature extractor ${onnx} (one-off)`);
-    const { loadLayersModelFromDir } = await import('../onnx/layers-model-dir.js');
-    const { featureExtractorToOnnx } = await import('../onnx/base-features.js');
+    const { loadLayersModelFromDir } = await import('../export/tfjs-model-dir.js');
+    const { featureExtractorToOnnx } = await import('../export/base-features.js');
     let base = await loadLayersModelFromDir(dir);
     if (nativeSize !== inputSize) base = await resizedBase(base, alpha, inputSize);
     const bytes = featureExtractorToOnnx(base);
@@ -94,7 +94,7 @@ export async function resizedBase(base: import('@tensorflow/tfjs').LayersModel, 
 
 /** The TF.js base at the training input size, for assembling the full classifier. */
 export async function loadBaseModel(info: BaseInfo) {
-  const { loadLayersModelFromDir } = await import('../onnx/layers-model-dir.js');
+  const { loadLayersModelFromDir } = await import('../export/tfjs-model-dir.js');
   const base = await loadLayersModelFromDir(info.dir);
   const native = base.inputs[0]!.shape[1];
   return native === info.inputSize ? base : resizedBase(base, info.alpha, info.inputSize);

@@ -3,13 +3,13 @@
  * training faces, choose the float prefix on a check set that never includes test faces, then report the int8
  * model against the float one on the test split.
  */
-import { createLogger } from '../core/log.js';
-import { sampleCrop } from './augment.js';
-import { decodeRgb, normaliseInto, type RgbImage } from './crop.js';
-import { classifySamples, compareRuns, type ClassifierRun } from './evaluate.js';
-import { rounded } from './metrics.js';
-import type { FaceSample } from './photos.js';
-import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
+import { createLogger } from '../../core/log.js';
+import { sampleCrop } from '../train/augment.js';
+import { decodeRgb, normaliseInto, type RgbImage } from '../train/crop.js';
+import { classifySamples, compareRuns, type ClassifierRun } from '../eval/evaluate.js';
+import { rounded } from '../eval/metrics.js';
+import type { FaceSample } from '../data/photos.js';
+import { createRng, deriveSeed, shuffleInPlace } from '../../core/rng.js';
 
 const log = createLogger('quantize');
 
@@ -43,7 +43,7 @@ export interface QuantizeStepResult {
 
 export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeStepResult> {
   const { opts } = input;
-  const { quantizeForAgreement } = await import('../onnx/quantize-search.js');
+  const { quantizeForAgreement } = await import('../../onnx/quantize-search.js');
   const calibration = await cropInputs(pickSamples(input.training, opts.calibrationCount, opts.seed, 'calibration'), opts, 0);
   const check = await agreementCheckSet(input.training, input.validation, opts);
   const q = await quantizeForAgreement(input.floatBytes, calibration, check.inputs, {

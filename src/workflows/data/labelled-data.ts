@@ -1,5 +1,5 @@
-import { createLogger } from '../core/log.js';
-import { LABELS, type Label } from '../core/types.js';
+import { createLogger } from '../../core/log.js';
+import { LABELS, type Label } from '../../core/types.js';
 import { scanRoots, type DataRootSpec, type RootKind } from './datasets.js';
 import { probePhotos, samplesOf, type FaceSample } from './photos.js';
 import { SPLITS, splitPhotos, type SplitName, type SplitOptions } from './split.js';

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { Box } from '../core/types.js';
+import type { Box } from '../../core/types.js';
 
 /** A decoded picture: RGB, 3 bytes per pixel, row-major. */
 export interface RgbImage {

@@ -1,12 +1,12 @@
 /** Quantizes the float classifier of a model dir: writes classifier.int8.onnx and records how in the model card. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/files.js';
-import { fileEntry, readModelCard, verifiedModelFile, writeModelCard } from '../vision/model-card.js';
-import { compareClassifiers, inspectOptimizedOps, summarizeKernels, type Agreement } from './quantize-inspect.js';
-import { cropFileToInput, listImageFiles, loadDataRootFaces, spreadSample } from './quantize-images.js';
-import { quantizeOnnx, type QuantizeReport } from './quantize.js';
-import { quantizeForAgreement } from './quantize-search.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { fileEntry, readModelCard, verifiedModelFile, writeModelCard } from '../../vision/model-card.js';
+import { compareClassifiers, inspectOptimizedOps, summarizeKernels, type Agreement } from '../../onnx/quantize-inspect.js';
+import { cropFileToInput, listImageFiles, loadDataRootFaces, spreadSample } from './calibration-images.js';
+import { quantizeOnnx, type QuantizeReport } from '../../onnx/quantize.js';
+import { quantizeForAgreement } from '../../onnx/quantize-search.js';
 
 export const INT8_FILE = 'classifier.int8.onnx';
 
@@ -109,11 +109,11 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
  * card's and eval.json's int8 figures on the test split are brought up to date.
  */
 async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<QuantizeDirResult> {
-  const { loadCardData } = await import('../training/eval-run.js');
-  const { samplesIn } = await import('../training/data.js');
-  const { classifySamples } = await import('../training/evaluate.js');
-  const { quantizeStep } = await import('../training/quantize-step.js');
-  const { rounded } = await import('../training/metrics.js');
+  const { loadCardData } = await import('../eval/eval-run.js');
+  const { samplesIn } = await import('../data/labelled-data.js');
+  const { classifySamples } = await import('../eval/evaluate.js');
+  const { quantizeStep } = await import('./quantize-step.js');
+  const { rounded } = await import('../eval/metrics.js');
   const card = readModelCard(dir);
   const floatFile = verifiedModelFile(dir, card, 'float');
   const { data, split } = await loadCardData(card, opts.cacheDir ?? '.cache/features', dir, '--calibration DIR or --data ROOT');

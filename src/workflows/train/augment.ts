@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { clipRect, cropResize, marginSquare, type Rect, type RgbImage } from './crop.js';
-import { createRng, deriveSeed, uniform } from './rng.js';
-import type { FaceSample } from './photos.js';
+import { createRng, deriveSeed, uniform } from '../../core/rng.js';
+import type { FaceSample } from '../data/photos.js';
 
 /**
  * Training-time variations of a face crop, made with sharp from the source picture (so zoom/shift/rotation

@@ -3,9 +3,9 @@
  * exported to ONNX with input 'input' NHWC [batch,S,S,3] (x/127.5−1) and output 'features' [batch, C].
  */
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../core/files.js';
-import { layersModelToOnnx } from './layers-export.js';
-import { loadLayersModelFromDir } from './layers-model-dir.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { layersModelToOnnx } from '../../onnx/layers-export.js';
+import { loadLayersModelFromDir } from './tfjs-model-dir.js';
 
 export const FEATURES_OUTPUT = 'features';
 

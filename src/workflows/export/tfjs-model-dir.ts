@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../core/files.js';
+import { writeFileAtomic } from '../../core/files.js';
 
 export class LayersModelDirError extends Error {}
 

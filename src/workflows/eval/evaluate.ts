@@ -1,9 +1,9 @@
-import { labelIndex } from '../core/labels.js';
-import { sampleCrop } from './augment.js';
-import { decodeRgb, normaliseInto, type RgbImage } from './crop.js';
+import { labelIndex } from '../../core/labels.js';
+import { sampleCrop } from '../train/augment.js';
+import { decodeRgb, normaliseInto, type RgbImage } from '../train/crop.js';
 import { argmax, evaluatePredictions, type Metrics } from './metrics.js';
-import type { FaceSample } from './photos.js';
-import { createProgressBar } from './progress.js';
+import type { FaceSample } from '../data/photos.js';
+import { createProgressBar } from '../progress.js';
 
 /** Runs a real ONNX classifier (ONNX Runtime) on plain (un-augmented) crops and scores it. */
 export interface ClassifierRun {

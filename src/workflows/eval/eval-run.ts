@@ -1,11 +1,11 @@
-import { writeFileAtomic } from '../core/files.js';
-import { readModelCard, verifiedModelFile, ModelError, type ModelCard } from '../vision/model-card.js';
-import { loadLabelledData, samplesIn, type LabelledData } from './data.js';
-import { parseDataSpec } from './datasets.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { readModelCard, verifiedModelFile, ModelError, type ModelCard } from '../../vision/model-card.js';
+import { loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
+import { parseDataSpec } from '../data/datasets.js';
 import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';
 import { rounded } from './metrics.js';
 import { evaluationPng } from './plots.js';
-import { DEFAULT_SPLIT, SPLITS, type SplitName, type SplitOptions } from './split.js';
+import { DEFAULT_SPLIT, SPLITS, type SplitName, type SplitOptions } from '../data/split.js';
 
 /**
  * `maskwatch eval`: a model folder's ONNX classifier on labelled faces – by default its own held-out split,

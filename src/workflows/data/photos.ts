@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../core/files.js';
-import { createLogger } from '../core/log.js';
-import type { Box, Label } from '../core/types.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { createLogger } from '../../core/log.js';
+import type { Box, Label } from '../../core/types.js';
 import type { Photo } from './datasets.js';
 
 /** Opens every photo once (size + an 8×8 average hash for near-duplicate grouping) and turns faces into samples. */

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { normalizeLabel, isLabel } from '../core/labels.js';
-import { createLogger } from '../core/log.js';
-import type { Box, Label } from '../core/types.js';
+import { normalizeLabel, isLabel } from '../../core/labels.js';
+import { createLogger } from '../../core/log.js';
+import type { Box, Label } from '../../core/types.js';
 
 /**
  * Labelled face data on disk, in one of three layouts, detected per root:

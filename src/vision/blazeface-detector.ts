@@ -8,7 +8,7 @@ import type { FaceDetector } from '../core/seams.js';
 import type { Box, Face, Frame } from '../core/types.js';
 import { ANCHOR_OPTIONS, decodeDetections, generateAnchors, toImageFace, weightedNms, type BlazeFaceVariant } from './blazeface-decode.js';
 import { cropResize, letterboxRegion, TO_PLUS_MINUS_ONE } from './image-ops.js';
-import { loadOrt, openSession, REPO_ROOT, VisionModelError } from './onnx-session.js';
+import { loadOrt, openSession, REPO_ROOT, VisionModelError } from '../onnx/session.js';
 
 export interface FaceDetectorOptions {
   variant: BlazeFaceVariant;

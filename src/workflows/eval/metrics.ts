@@ -1,4 +1,4 @@
-import { LABELS, type Label } from '../core/types.js';
+import { LABELS, type Label } from '../../core/types.js';
 
 /** Classification metrics from a confusion matrix: rows = true label, columns = predicted label (LABELS order). */
 export interface ClassMetrics {

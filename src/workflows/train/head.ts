@@ -1,11 +1,11 @@
 import type * as TF from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { createLogger } from '../core/log.js';
-import { LABELS } from '../core/types.js';
-import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
-import { createProgressBar } from './progress.js';
-import { createRng, epochSampler } from './rng.js';
+import { createLogger } from '../../core/log.js';
+import { LABELS } from '../../core/types.js';
+import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
+import { createProgressBar } from '../progress.js';
+import { createRng, epochSampler } from '../../core/rng.js';
 
 /**
  * Fits the classifier head (Dense 128 relu → Dropout 0.5 → Dense 3 softmax) on cached base features:

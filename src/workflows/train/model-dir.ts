@@ -1,17 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../core/files.js';
-import { createLogger } from '../core/log.js';
-import { LABELS } from '../core/types.js';
-import { fileEntry, writeModelCard, type ModelCard } from '../vision/model-card.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { createLogger } from '../../core/log.js';
+import { LABELS } from '../../core/types.js';
+import { fileEntry, writeModelCard, type ModelCard } from '../../vision/model-card.js';
 import { loadBaseModel, type BaseInfo } from './base.js';
-import { classifySamples, compareRuns, scoreRun, type EvaluationResult } from './evaluate.js';
-import { rounded, type Metrics } from './metrics.js';
+import { classifySamples, compareRuns, scoreRun, type EvaluationResult } from '../eval/evaluate.js';
+import { rounded, type Metrics } from '../eval/metrics.js';
 import type { TrainOptions } from './options.js';
-import type { FaceSample } from './photos.js';
-import { evaluationPng } from './plots.js';
-import { quantizeStep } from './quantize-step.js';
+import type { FaceSample } from '../data/photos.js';
+import { evaluationPng } from '../eval/plots.js';
+import { quantizeStep } from '../quantize/quantize-step.js';
 
 /**
  * Assembles the full classifier (base + trained head), exports it to ONNX, checks ONNX Runtime against TF.js,
@@ -52,9 +52,9 @@ function summary(r: EvaluationResult): { all: Metrics; minFace: number; large: M
 export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResult> {
   const { opts, base } = input;
   const { buildClassifier, copyHeadWeights } = await import('./mobilenet.js');
-  const { layersModelToOnnx } = await import('../onnx/layers-export.js');
-  const { checkOnnxAgainstTfjs } = await import('../onnx/export-check.js');
-  const { saveLayersModelToDir } = await import('../onnx/layers-model-dir.js');
+  const { layersModelToOnnx } = await import('../../onnx/layers-export.js');
+  const { checkOnnxAgainstTfjs } = await import('../../onnx/export-check.js');
+  const { saveLayersModelToDir } = await import('../export/tfjs-model-dir.js');
 
   const baseModel = await loadBaseModel(base);
   input.adjustBase?.(baseModel);

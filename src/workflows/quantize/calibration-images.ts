@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cropResize, decodeRgb, marginSquare, normaliseInto } from '../training/crop.js';
-import { scanRoot } from '../training/datasets.js';
+import { cropResize, decodeRgb, marginSquare, normaliseInto } from '../train/crop.js';
+import { scanRoot } from '../data/datasets.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/files.js';
-import { createLogger } from '../core/log.js';
+import { writeFileAtomic } from '../../core/files.js';
+import { createLogger } from '../../core/log.js';
 import { AUGMENT_VERSION, sampleCrop } from './augment.js';
 import { decodeRgb, normaliseInto, type RgbImage } from './crop.js';
-import type { FaceSample } from './photos.js';
-import { createProgressBar } from './progress.js';
+import type { FaceSample } from '../data/photos.js';
+import { createProgressBar } from '../progress.js';
 
 /**
  * Base features (the pooled 1280-d MobileNetV2 output) of plain and augmented crops, computed with ONNX Runtime

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { normalizeLabel } from '../core/labels.js';
-import { createLogger } from '../core/log.js';
-import type { Label } from '../core/types.js';
+import { normalizeLabel } from '../../core/labels.js';
+import { createLogger } from '../../core/log.js';
+import type { Label } from '../../core/types.js';
 import type { Photo } from './datasets.js';
 import { probePhotos, samplesOf, type FaceSample } from './photos.js';
 import type { SplitName } from './split.js';

@@ -1,14 +1,14 @@
 import type * as TF from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256File, writeFileAtomic } from '../core/files.js';
-import { createLogger } from '../core/log.js';
-import { LABELS } from '../core/types.js';
+import { sha256File, writeFileAtomic } from '../../core/files.js';
+import { createLogger } from '../../core/log.js';
+import { LABELS } from '../../core/types.js';
 import { loadBaseModel, type BaseInfo } from './base.js';
 import { loadTf, type FeatureSet } from './head.js';
-import { argmax, confusionOf, metricsFromConfusion } from './metrics.js';
-import { createProgressBar } from './progress.js';
-import { createRng, epochSampler } from './rng.js';
+import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
+import { createProgressBar } from '../progress.js';
+import { createRng, epochSampler } from '../../core/rng.js';
 
 /**
  * Fine-tuning the top of the base: the last N inverted-residual blocks + Conv_1 (BatchNormalization folded into the
@@ -52,7 +52,7 @@ export async function resolveCutBase(info: BaseInfo, n: number, cacheDir: string
   const onnx = path.join(cacheDir, 'bases', `${info.weightsSha256.slice(0, 16)}-${info.inputSize}-cut-${layer}.onnx`);
   if (!fs.existsSync(onnx)) {
     log.info(`base ${info.dir}: writing the truncated base ${onnx} (output ${layer}, one-off)`);
-    const { layersModelToOnnx } = await import('../onnx/layers-export.js');
+    const { layersModelToOnnx } = await import('../../onnx/layers-export.js');
     const cut = tf.model({ inputs: base.inputs, outputs: out, name: `${base.name}_cut_${layer}` });
     writeFileAtomic(onnx, layersModelToOnnx(cut, { name: 'base_cut', outputName: 'features' }));
   }
