@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './stats.js';
 import type { Frame } from '../src/core/types.js';
 import { BlazeFaceDetector } from '../src/vision/blazeface-detector.js';
-import { letterboxRegion } from '../src/vision/image-ops.js';
+import { letterboxRegion } from '../src/vision/resample.js';
 import { timeCalls } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

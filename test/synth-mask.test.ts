@@ -8,7 +8,10 @@ import sharp from 'sharp';
 import { setLogSink } from '../src/core/log.js';
 import { fitFace, type FittedFace } from '../src/workflows/synth/face-fit.js';
 import { drawMaskedCrop, synthesize, DEFAULT_SYNTH, type MaskedCrop, type SynthManifest } from '../src/workflows/synth/generate.js';
-import { cropBox, decodeImage, marginCrop, type RgbImage } from '../src/workflows/synth/image.js';
+import type { RgbImage } from '../src/core/image.js';
+import { faceCropRegion } from '../src/vision/face-crop.js';
+import { readImageFile } from '../src/vision/image-decode.js';
+import { cropBox } from '../src/workflows/synth/image.js';
 import { OnnxFaceMeshLandmarker } from '../src/workflows/synth/onnx-landmarker.js';
 import { createRandom } from '../src/workflows/synth/random.js';
 import { folderFaces } from '../src/workflows/synth/sources.js';
@@ -27,7 +30,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-synth-'));
 before(async () => {
   await landmarker.start();
   for (const name of PHOTOS) {
-    const img = await decodeImage(path.join(FIXTURES, name));
+    const img = await readImageFile(path.join(FIXTURES, name));
     const fit = await fitFace(img, null, landmarker, FIT);
     assert.ok(fit.ok, `${name}: ${fit.ok ? '' : fit.reason}`);
     faces.set(name, { img, face: fit.face });
@@ -95,7 +98,7 @@ describe('mask placement on real faces', () => {
 
   test('on a tilted face the landmarks and the mask follow the tilt', async () => {
     const { data, info } = await sharp(path.join(FIXTURES, '455.jpg')).rotate(25, { background: '#808080' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const img = { width: info.width, height: info.height, data };
+    const img = { width: info.width, height: info.height, rgb: data };
     const fit = await fitFace(img, null, landmarker, FIT);
     assert.ok(fit.ok);
     const p = fit.face.points;
@@ -113,7 +116,7 @@ describe('mask placement on real faces', () => {
 
   test('the mask changes the output pixels where it lies and not on the forehead', async () => {
     const { img, face } = faces.get('455.jpg')!;
-    const box = marginCrop(face.box, CROP.margin, img.width, img.height);
+    const box = faceCropRegion(face.box, img, CROP.margin);
     const original = await cropBox(img, box, CROP.maxSide);
     let seed = 1;
     let crop = await draw('455.jpg', 'correct', seed);
@@ -123,7 +126,7 @@ describe('mask placement on real faces', () => {
     const diff = (i: number) => {
       const x = Math.round(crop.points[i * 3]), y = Math.round(crop.points[i * 3 + 1]);
       const o = (y * crop.width + x) * 3;
-      return (Math.abs(out[o] - original.data[o]) + Math.abs(out[o + 1] - original.data[o + 1]) + Math.abs(out[o + 2] - original.data[o + 2])) / 3;
+      return (Math.abs(out[o] - original.rgb[o]!) + Math.abs(out[o + 1] - original.rgb[o + 1]!) + Math.abs(out[o + 2] - original.rgb[o + 2]!)) / 3;
     };
     assert.ok(diff(1) > 40 && diff(14) > 40, `mask pixels barely changed: nose ${diff(1)}, mouth ${diff(14)}`);
     assert.ok(diff(151) < 20, `forehead changed by ${diff(151)}`);

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { setLogSink } from '../src/core/log.js';
-import { cropResize, decodeRgb, marginSquare } from '../src/workflows/train/crop.js';
+import { faceCropRegion, faceInputs, faceView } from '../src/vision/face-crop.js';
+import { readImageFile } from '../src/vision/image-decode.js';
 import { loadLabelledData } from '../src/workflows/data/labelled-data.js';
 import { detectKind, parseDataSpec, parseVocXml, scanRoot } from '../src/workflows/data/datasets.js';
 import { probePhotos, samplesOf } from '../src/workflows/data/photos.js';
@@ -62,18 +63,17 @@ test('flat folder needs a label (ROOT=label) unless its name says it', () => {
 });
 
 test('margin crop: square of side max(w,h)·(1+2·margin) around the box, clipped at the edges', async () => {
-  assert.deepEqual(marginSquare({ x: 100, y: 100, w: 40, h: 50 }, 400, 300, 0.15), { left: 88, top: 93, width: 65, height: 65 });
-  assert.deepEqual(marginSquare({ x: 0, y: 10, w: 40, h: 40 }, 400, 300, 0.25), { left: 0, top: 0, width: 50, height: 60 });
+  assert.deepEqual(faceCropRegion({ x: 100, y: 100, w: 40, h: 50 }, { width: 400, height: 300 }, 0.15), { x: 88, y: 93, w: 65, h: 65 });
+  assert.deepEqual(faceCropRegion({ x: 0, y: 10, w: 40, h: 40 }, { width: 400, height: 300 }, 0.25), { x: 0, y: 0, w: 50, h: 60 });
   // The crop shows the box: a red box on grey becomes mostly red in the centre of the crop.
   const width = 200;
   const height = 120;
   const rgb = Buffer.alloc(width * height * 3, 128);
   for (let y = 40; y < 80; y++) for (let x = 150; x < 190; x++) rgb.set([255, 0, 0], (y * width + x) * 3);
-  const crop = await cropResize({ width, height, rgb }, marginSquare({ x: 150, y: 40, w: 40, h: 40 }, width, height, 0.15), 32);
+  const crop = faceInputs([faceView({ width, height, rgb }, { x: 150, y: 40, w: 40, h: 40 }, 0.15)], 32);
   const centre = (16 * 32 + 16) * 3;
-  assert.deepEqual([...crop.subarray(centre, centre + 3)], [255, 0, 0]);
-  const corner = 0;
-  assert.notDeepEqual([...crop.subarray(corner, corner + 3)], [255, 0, 0]);
+  assert.deepEqual([...crop.subarray(centre, centre + 3)].map((v) => Math.round((v + 1) * 127.5)), [255, 0, 0]);
+  assert.notDeepEqual([...crop.subarray(0, 3)].map((v) => Math.round((v + 1) * 127.5)), [255, 0, 0]);
 });
 
 test('several roots at once; a bad picture gets one warning, is skipped and counted', async () => {
@@ -91,7 +91,7 @@ test('several roots at once; a bad picture gets one warning, is skipped and coun
     assert.equal(data.samples.filter((s) => s.photoId.startsWith('crops/')).length, 18);
     const voc = data.samples.find((s) => s.photoId === 'voc/images/maksssksksss666.jpg')!;
     assert.equal(voc.faceSize, Math.min(voc.box!.w, voc.box!.h));
-    const img = await decodeRgb(voc.file);
+    const img = await readImageFile(voc.file);
     assert.ok(img.width > 0 && (await sharp(voc.file).metadata()).width === img.width);
   } finally {
     setLogSink(previous);

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
-import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/workflows/train/crop.js';
+import { faceInputs, faceView } from '../src/vision/face-crop.js';
+import { readImageFile } from '../src/vision/image-decode.js';
 import { cutLayerName } from '../src/workflows/train/finetune.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/workflows/train/options.js';
 import { runTraining, type TrainingOutcome } from '../src/workflows/train/trainer.js';
@@ -90,10 +91,7 @@ test('the fine-tuned layers differ from the ImageNet ones, the layers below do n
 test('the exported ONNX agrees with the TF.js fine-tuned classifier on a real face crop', async () => {
   assert.ok(outcome.model.exportMaxDiff <= 1e-4);
   const sample = outcome.data.samples.find((s) => s.box)!;
-  const img = await decodeRgb(sample.file);
-  const rgb = await cropResize(img, marginSquare(sample.box!, img.width, img.height, 0.15), 224);
-  const x = new Float32Array(224 * 224 * 3);
-  normaliseInto(rgb, x, 0);
+  const x = faceInputs([faceView(await readImageFile(sample.file), sample.box, 0.15)], 224);
   const session = await ort.InferenceSession.create(path.join(opts.out, 'classifier.onnx'));
   const got = (await session.run({ input: new ort.Tensor('float32', x, [1, 224, 224, 3]) })).probs.data as Float32Array;
   await session.release();

@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { sha256File } from '../src/core/files.js';
 import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
-import { decodeRgb, marginSquare, cropResize, normaliseInto } from '../src/workflows/train/crop.js';
+import { faceInputs, faceView } from '../src/vision/face-crop.js';
+import { readImageFile } from '../src/vision/image-decode.js';
 import { runEvaluation } from '../src/workflows/eval/eval-run.js';
 import { extractFeatures } from '../src/workflows/train/features.js';
 import { TRAIN_DEFAULTS, type TrainOptions } from '../src/workflows/train/options.js';
@@ -69,10 +70,7 @@ test('training writes a whole model folder whose card sha256s match its files', 
 test('the ONNX classifier agrees with the TF.js model on a real face crop', async () => {
   const model = opts.out;
   const sample = outcome.data.samples.find((s) => s.box)!;
-  const img = await decodeRgb(sample.file);
-  const rgb = await cropResize(img, marginSquare(sample.box!, img.width, img.height, 0.15), 224);
-  const x = new Float32Array(224 * 224 * 3);
-  normaliseInto(rgb, x, 0);
+  const x = faceInputs([faceView(await readImageFile(sample.file), sample.box, 0.15)], 224);
   const session = await ort.InferenceSession.create(path.join(model, 'classifier.onnx'));
   const got = (await session.run({ input: new ort.Tensor('float32', x, [1, 224, 224, 3]) })).probs.data as Float32Array;
   await session.release();

@@ -13,7 +13,7 @@ import { ANCHOR_OPTIONS, generateAnchors, iou, weightedNms } from '../src/vision
 import { faceCropRegion } from '../src/vision/face-crop.js';
 import { BlazeFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
 import { FaceLandmarker, LANDMARK } from '../src/vision/face-landmarks.js';
-import { readRgbImage } from '../src/vision/image-io.js';
+import { readImageFile } from '../src/vision/image-decode.js';
 import { ROOT } from './helpers/cli.js';
 
 const FACES = path.join(ROOT, 'test/fixtures/faces');
@@ -30,7 +30,7 @@ before(async () => {
   front = new BlazeFaceDetector({ ...detectorOptionsFromConfig(config.detector), variant: 'front', minFaceSize: 20 });
   landmarker = new FaceLandmarker();
   await Promise.all([back.start(), front.start(), landmarker.start()]);
-  for (const name of Object.keys(EXPECTED)) frames.set(name, { seq: 0, capturedAt: 0, ...(await readRgbImage(path.join(FACES, name))) });
+  for (const name of Object.keys(EXPECTED)) frames.set(name, { seq: 0, capturedAt: 0, ...(await readImageFile(path.join(FACES, name))) });
 });
 after(async () => {
   await back?.close();
@@ -141,6 +141,6 @@ function assertKeypointsInBox(f: Face): void {
 
 function cropFrame(frame: Frame, x: number, y: number, w: number, h: number): Frame {
   const rgb = Buffer.alloc(w * h * 3);
-  for (let row = 0; row < h; row++) frame.rgb.copy(rgb, row * w * 3, ((y + row) * frame.width + x) * 3, ((y + row) * frame.width + x + w) * 3);
+  for (let row = 0; row < h; row++) rgb.set(frame.rgb.subarray(((y + row) * frame.width + x) * 3, ((y + row) * frame.width + x + w) * 3), row * w * 3);
   return { seq: 0, capturedAt: 0, width: w, height: h, rgb };
 }

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { convertGraphModel, GraphConvertError, readTfjsGraphModel } from '../src/onnx/graph-convert.js';
 import { decodeWeights, halfToFloat, type TfjsGraphModelJson } from '../src/onnx/graph-weights.js';
-import { cropResize, TO_PLUS_MINUS_ONE, TO_UNIT, type Normalization } from '../src/vision/image-ops.js';
-import { readRgbImage } from '../src/vision/image-io.js';
+import { resampleInto, TO_PLUS_MINUS_ONE, TO_UNIT, type Normalization } from '../src/vision/resample.js';
+import { readImageFile } from '../src/vision/image-decode.js';
 import { sha256, sha256File } from '../src/core/files.js';
 import { ROOT } from './helpers/cli.js';
 
@@ -36,9 +36,9 @@ for (const c of CASES) {
     const tf = await tfjs();
     const { json, weightData } = readTfjsGraphModel(path.join(SHARED, c.name, `${c.name}.json`));
     const converted = convertGraphModel(json, weightData, c.name);
-    const image = await readRgbImage(path.join(FACES, 'sample5.jpg'));
+    const image = await readImageFile(path.join(FACES, 'sample5.jpg'));
     const x = new Float32Array(c.size * c.size * 3);
-    cropResize(image, c.region, c.size, c.size, c.norm, x);
+    resampleInto(image, c.region, c.size, c.size, { norm: c.norm, antialias: false }, x);
 
     const session = await ort.InferenceSession.create(converted.onnx);
     const onnxOut = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [1, c.size, c.size, 3]) });

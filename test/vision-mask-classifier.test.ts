@@ -11,7 +11,8 @@ import { setLogSink } from '../src/core/log.js';
 import type { Frame } from '../src/core/types.js';
 import { faceCropRegion } from '../src/vision/face-crop.js';
 import { createMaskClassifier, toVerdict } from '../src/vision/mask-classifier.js';
-import { ModelError, readModelCard, writeModelCard } from '../src/vision/model-card.js';
+import { ModelError } from '../src/core/errors.js';
+import { readModelCard, writeModelCard } from '../src/vision/model-card.js';
 import { ROOT } from './helpers/cli.js';
 import { writeTinyModelDir } from './helpers/vision-tiny-classifier.js';
 
@@ -113,7 +114,7 @@ test('the crop is the training margin square, clipped at the picture edges', () 
 
 test('trained default model: unmasked faces of the sample photos are no_mask', { skip: fs.existsSync(DEFAULT_MODEL) ? false : 'models/maskwatch-default not built yet (the training helper makes it)' }, async () => {
   const { BlazeFaceDetector } = await import('../src/vision/blazeface-detector.js');
-  const { readRgbImage } = await import('../src/vision/image-io.js');
+  const { readImageFile } = await import('../src/vision/image-decode.js');
   const detector = new BlazeFaceDetector({ variant: 'back', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 20, maxFaces: 10 });
   await detector.start();
   const c = await createMaskClassifier({ modelDir: DEFAULT_MODEL, precision: 'float' });
@@ -121,7 +122,7 @@ test('trained default model: unmasked faces of the sample photos are no_mask', {
     let noMask = 0;
     let total = 0;
     for (const name of ['sample1.jpg', 'sample5.jpg', 'sample6.jpg']) {
-      const frame = { seq: 0, capturedAt: 0, ...(await readRgbImage(path.join(ROOT, 'test/fixtures/faces', name))) };
+      const frame = { seq: 0, capturedAt: 0, ...(await readImageFile(path.join(ROOT, 'test/fixtures/faces', name))) };
       const faces = await detector.detect(frame);
       const verdicts = await c.classifyFaces(frame, faces.map((f) => f.box));
       total += verdicts.length;
@@ -137,13 +138,13 @@ test('trained default model: unmasked faces of the sample photos are no_mask', {
 
 test('trained default model: the masked faces of masked1/2.jpg are mask (front detector, int8 and float)', { skip: fs.existsSync(DEFAULT_MODEL) ? false : 'models/maskwatch-default not built yet (the training helper makes it)' }, async () => {
   const { BlazeFaceDetector } = await import('../src/vision/blazeface-detector.js');
-  const { readRgbImage } = await import('../src/vision/image-io.js');
+  const { readImageFile } = await import('../src/vision/image-decode.js');
   const detector = new BlazeFaceDetector({ variant: 'front', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 32, maxFaces: 10 });
   await detector.start();
   const classifiers = [await createMaskClassifier({ modelDir: DEFAULT_MODEL, precision: 'float' }), await createMaskClassifier({ modelDir: DEFAULT_MODEL, precision: 'int8' })];
   try {
     for (const name of ['masked1.jpg', 'masked2.jpg']) {
-      const frame = { seq: 0, capturedAt: 0, ...(await readRgbImage(path.join(ROOT, 'test/fixtures/faces', name))) };
+      const frame = { seq: 0, capturedAt: 0, ...(await readImageFile(path.join(ROOT, 'test/fixtures/faces', name))) };
       const faces = await detector.detect(frame);
       assert.equal(faces.length, 1, `${name}: one person`);
       for (const c of classifiers) {

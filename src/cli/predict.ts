@@ -5,8 +5,9 @@ import path from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.js';
 import type { MaskwatchConfig } from '../config/schema.js';
 import { errorMessage } from '../core/log.js';
+import { REPO_ROOT } from '../core/paths.js';
 import type { Box, Face, Verdict } from '../core/types.js';
-import type { RgbImage } from '../vision/image-ops.js';
+import type { RgbImage } from '../core/image.js';
 import type { BlazeFaceDetector } from '../vision/blazeface-detector.js';
 import type { OnnxMaskClassifier } from '../vision/mask-classifier.js';
 
@@ -81,10 +82,10 @@ export interface PredictedFace {
 async function predictOne(input: string, parts: Parts): Promise<void> {
   const { isVideoFile } = await import('../vision/video-io.js');
   if (isVideoFile(input)) return predictVideo(input, parts);
-  const { readRgbImage } = await import('../vision/image-io.js');
+  const { readImageFile } = await import('../vision/image-decode.js');
   let image;
   try {
-    image = await readRgbImage(input);
+    image = await readImageFile(input);
   } catch (err) {
     // A video without a video extension: sharp does not know the format, ffprobe does.
     if (/not an image/.test(errorMessage(err)) && hasVideoStream(input)) return predictVideo(input, parts);
@@ -130,7 +131,7 @@ async function predictVideo(input: string, parts: Parts): Promise<void> {
 }
 
 export async function detectAndClassify(image: RgbImage, parts: Pick<Parts, 'detector' | 'classifier'>): Promise<PredictedFace[]> {
-  const frame = { seq: 0, capturedAt: 0, width: image.width, height: image.height, rgb: Buffer.from(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength) };
+  const frame = { ...image, seq: 0, capturedAt: 0 };
   const faces: Face[] = await parts.detector.detect(frame);
   const verdicts = await parts.classifier.classifyFaces(frame, faces.map((f) => f.box));
   return faces.map((f, i) => ({
@@ -174,7 +175,6 @@ export function loadConfigOrExit(file: string, overrides: Record<string, unknown
 /** Opens the configured classifier (model dir relative to the working folder, else to the checkout); one error line and exit 2 on failure. */
 export async function openClassifierOrExit(config: MaskwatchConfig): Promise<OnnxMaskClassifier> {
   const { createMaskClassifier } = await import('../vision/mask-classifier.js');
-  const { REPO_ROOT } = await import('../onnx/session.js');
   const dir = config.classifier.modelDir;
   const modelDir = path.isAbsolute(dir) || fs.existsSync(dir) ? dir : fs.existsSync(path.join(REPO_ROOT, dir)) ? path.join(REPO_ROOT, dir) : dir;
   try {

@@ -10,3 +10,12 @@ export function iou(a: Box, b: Box): number {
   const union = a.w * a.h + b.w * b.h - inter;
   return union > 0 ? inter / union : 0;
 }
+
+/** A side×side square centred on (cx, cy), in whole pixels, clipped to the picture; at least 1×1 px. */
+export function clippedSquare(cx: number, cy: number, side: number, width: number, height: number): Box {
+  const x = Math.max(0, Math.min(width - 1, Math.round(cx - side / 2)));
+  const y = Math.max(0, Math.min(height - 1, Math.round(cy - side / 2)));
+  const right = Math.max(x + 1, Math.min(width, Math.round(cx + side / 2)));
+  const bottom = Math.max(y + 1, Math.min(height, Math.round(cy + side / 2)));
+  return { x, y, w: right - x, h: bottom - y };
+}

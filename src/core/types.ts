@@ -1,3 +1,5 @@
+import type { RgbImage } from './image.js';
+
 export const LABELS = ['mask', 'no_mask', 'mask_incorrect'] as const;
 export type Label = (typeof LABELS)[number];
 
@@ -9,14 +11,11 @@ export interface Box {
   h: number;
 }
 
-/** One decoded camera frame, RGB, 3 bytes per pixel, row-major. */
-export interface Frame {
+/** One decoded camera frame. */
+export interface Frame extends RgbImage {
   seq: number;
   /** Monotonic capture time in ms (the injected clock's `now()`). */
   capturedAt: number;
-  width: number;
-  height: number;
-  rgb: Buffer;
 }
 
 export interface Keypoint {

@@ -1,9 +1,9 @@
-import sharp from 'sharp';
 import type { Clock } from '../core/clock.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { EventSink, FaceDetector, FrameSource, MaskClassifier, Signals, Tracker, DaemonState } from '../core/seams.js';
 import type { ClassifiedFace, Frame } from '../core/types.js';
 import { LIGHT_FOR } from '../signals/lights.js';
+import { decodeImage } from '../vision/image-decode.js';
 import { PipelineStats } from './stats.js';
 
 const log = createLogger('pipeline');
@@ -72,7 +72,7 @@ export class Pipeline {
 
   private async process(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
     const { detector, tracker, signals, clock } = this.parts;
-    const frame = await decodeJpeg(jpeg, seq, capturedAt);
+    const frame = await decodeFrame(jpeg, seq, capturedAt);
     const faces = await detector.detect(frame);
     const classifier = this.parts.classifier();
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
@@ -96,11 +96,6 @@ export class Pipeline {
   }
 }
 
-// Every frame is a new JPEG: libvips' operation cache would only hold on to memory.
-sharp.cache(false);
-
-export async function decodeJpeg(jpeg: Buffer, seq: number, capturedAt: number): Promise<Frame> {
-  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`frame has ${info.channels} channels, expected 3`);
-  return { seq, capturedAt, width: info.width, height: info.height, rgb: data };
+export async function decodeFrame(jpeg: Buffer, seq: number, capturedAt: number): Promise<Frame> {
+  return { ...(await decodeImage(jpeg, `frame ${seq}`)), seq, capturedAt };
 }

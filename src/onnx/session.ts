@@ -1,18 +1,20 @@
+/**
+ * The one way to open an ONNX Runtime session: every model the project runs (detectors, classifier, feature base,
+ * export checks, calibration, benchmarks) comes through here, so options and errors are the same everywhere.
+ */
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as Ort from 'onnxruntime-node';
-
-/** The repository root: bundled models live under <root>/models. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-export class VisionModelError extends Error {}
+import { ModelError } from '../core/errors.js';
 
 export interface SessionOptions {
   /** ORT intra-op threads; 0 lets ORT choose. */
   intraOpNumThreads?: number;
   /** Let idle intra-op threads spin (ORT default). Off saves CPU on a busy device at some latency cost. */
   allowSpinning?: boolean;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Writes the optimised graph here (to inspect which kernels run). */
+  optimizedModelFilePath?: string;
+  executionMode?: 'sequential' | 'parallel';
 }
 
 let ortModule: typeof Ort | undefined;
@@ -22,26 +24,40 @@ export async function loadOrt(): Promise<typeof Ort> {
   return ortModule;
 }
 
-/** Opens an ONNX file with ORT; a missing or invalid file is one VisionModelError naming it. */
-export async function openSession(file: string, opts: SessionOptions = {}): Promise<Ort.InferenceSession> {
-  if (!fs.existsSync(file)) throw new VisionModelError(`model ${file}: no such file`);
+/** Opens an ONNX file or in-memory model; a missing or invalid one is one ModelError naming it. */
+export async function openSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<Ort.InferenceSession> {
+  const what = typeof model === 'string' ? model : `(in-memory, ${model.byteLength} bytes)`;
+  if (typeof model === 'string' && !fs.existsSync(model)) throw new ModelError(`model ${model}: no such file`);
   const ort = await loadOrt();
+  const options: Ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: opts.intraOpNumThreads ?? 0,
+    interOpNumThreads: 1,
+    executionMode: opts.executionMode ?? 'sequential',
+    graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    logSeverityLevel: 3,
+    ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
+    ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  };
   try {
-    return await ort.InferenceSession.create(file, {
-      intraOpNumThreads: opts.intraOpNumThreads ?? 0,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
-    });
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   } catch (err) {
-    throw new VisionModelError(`model ${file}: ONNX Runtime cannot load it (${(err as Error).message.split('\n')[0]})`);
+    throw new ModelError(`model ${what}: ONNX Runtime cannot load it (${(err as Error).message.split('\n')[0]})`);
   }
 }
 
-/** The declared dims of a session input or output (-1 for a symbolic dimension); undefined if unknown. */
-export function valueDims(session: Ort.InferenceSession, name: string): number[] | undefined {
-  const entry = [...session.inputMetadata, ...session.outputMetadata].find((m) => m.name === name);
-  if (!entry || !entry.isTensor) return undefined;
-  return entry.shape.map((d) => (typeof d === 'number' ? d : -1));
+/** Runs a one-input model on an NHWC/NCHW float batch; returns its first output's data and dims. */
+export async function runFloat(session: Ort.InferenceSession, input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const ort = await loadOrt();
+  const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+  const t = out[session.outputNames[0]!]!;
+  return { data: t.data as Float32Array, dims: t.dims };
+}
+
+/** Releases a session, ignoring one that is already gone. */
+export async function closeSession(session: Ort.InferenceSession | undefined | null): Promise<void> {
+  try {
+    await session?.release();
+  } catch {
+    /* already released */
+  }
 }

@@ -1,6 +1,7 @@
 /** Draws classified faces on a picture (SVG overlay composited by sharp): green mask, red no_mask, amber mask_incorrect. */
 import type { Box, Label, Probs } from '../core/types.js';
-import type { RgbImage } from './image-ops.js';
+import sharp from 'sharp';
+import { rawInput, rgbBuffer, type RgbImage } from '../core/image.js';
 
 export const LABEL_COLOURS: Record<Label, string> = { mask: '#1db954', no_mask: '#e5322d', mask_incorrect: '#f5a623' };
 
@@ -30,8 +31,7 @@ export function overlaySvg(width: number, height: number, faces: AnnotatedFace[]
 
 /** The picture with its faces drawn, as JPEG. */
 export async function annotateToJpeg(image: RgbImage, faces: AnnotatedFace[], quality = 85): Promise<Buffer> {
-  const sharp = (await import('sharp')).default;
-  return sharp(Buffer.from(image.rgb.buffer, image.rgb.byteOffset, image.rgb.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+  return sharp(rgbBuffer(image), rawInput(image))
     .composite([{ input: Buffer.from(overlaySvg(image.width, image.height, faces)), top: 0, left: 0 }])
     .jpeg({ quality })
     .toBuffer();

@@ -7,8 +7,10 @@ import type * as Ort from 'onnxruntime-node';
 import type { FaceDetector } from '../core/seams.js';
 import type { Box, Face, Frame } from '../core/types.js';
 import { ANCHOR_OPTIONS, decodeDetections, generateAnchors, toImageFace, weightedNms, type BlazeFaceVariant } from './blazeface-decode.js';
-import { cropResize, letterboxRegion, TO_PLUS_MINUS_ONE } from './image-ops.js';
-import { loadOrt, openSession, REPO_ROOT, VisionModelError } from '../onnx/session.js';
+import { letterboxRegion, resampleInto, TO_PLUS_MINUS_ONE } from './resample.js';
+import { ModelError } from '../core/errors.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { closeSession, loadOrt, openSession } from '../onnx/session.js';
 
 export interface FaceDetectorOptions {
   variant: BlazeFaceVariant;
@@ -51,13 +53,13 @@ export class BlazeFaceDetector implements FaceDetector {
     this.session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1, allowSpinning: this.opts.allowSpinning });
     const dims = this.session.inputMetadata[0]?.isTensor ? this.session.inputMetadata[0].shape : undefined;
     if (dims && (dims[1] !== this.inputSize || dims[2] !== this.inputSize))
-      throw new VisionModelError(`detector ${file}: input is [${dims}], expected [1, ${this.inputSize}, ${this.inputSize}, 3] for blazeface-${this.opts.variant}`);
+      throw new ModelError(`detector ${file}: input is [${dims}], expected [1, ${this.inputSize}, ${this.inputSize}, 3] for blazeface-${this.opts.variant}`);
   }
 
   /** Letterboxes the frame into the input tensor; returns the image region the model square covers. */
   preprocess(frame: Pick<Frame, 'width' | 'height' | 'rgb'>): Box {
     const region = letterboxRegion(frame.width, frame.height);
-    cropResize(frame, region, this.inputSize, this.inputSize, TO_PLUS_MINUS_ONE, this.input);
+    resampleInto(frame, region, this.inputSize, this.inputSize, { norm: TO_PLUS_MINUS_ONE, antialias: false }, this.input);
     return region;
   }
 
@@ -69,7 +71,7 @@ export class BlazeFaceDetector implements FaceDetector {
     const heads = Object.values(out).sort((a, b) => b.dims[1]! - a.dims[1]!); // 512-anchor head first
     const regs = heads.filter((t) => t.dims[2] === 16).map((t) => t.data as Float32Array);
     const logits = heads.filter((t) => t.dims[2] === 1).map((t) => t.data as Float32Array);
-    if (regs.length !== 2 || logits.length !== 2) throw new VisionModelError(`detector: unexpected outputs ${Object.values(out).map((t) => `[${t.dims}]`).join(' ')}`);
+    if (regs.length !== 2 || logits.length !== 2) throw new ModelError(`detector: unexpected outputs ${Object.values(out).map((t) => `[${t.dims}]`).join(' ')}`);
     return { regressors: concat(regs), logits: concat(logits) };
   }
 
@@ -77,7 +79,7 @@ export class BlazeFaceDetector implements FaceDetector {
   async detect(frame: Frame): Promise<Face[]> {
     const region = this.preprocess(frame);
     const { regressors, logits } = await this.infer();
-    if (logits.length * 2 !== this.anchors.length) throw new VisionModelError(`detector: model has ${logits.length} anchors, expected ${this.anchors.length / 2}`);
+    if (logits.length * 2 !== this.anchors.length) throw new ModelError(`detector: model has ${logits.length} anchors, expected ${this.anchors.length / 2}`);
     const raw = decodeDetections(regressors, logits, this.anchors, this.inputSize, this.opts.scoreThreshold);
     return weightedNms(raw, this.opts.iouThreshold, Number.MAX_SAFE_INTEGER)
       .map((d) => toImageFace(d, region, frame.width, frame.height))
@@ -87,11 +89,7 @@ export class BlazeFaceDetector implements FaceDetector {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.session?.release();
-    } catch {
-      /* already released */
-    }
+    await closeSession(this.session);
     this.session = undefined;
   }
 }

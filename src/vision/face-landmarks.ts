@@ -7,8 +7,10 @@
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { Box } from '../core/types.js';
-import { cropResize, TO_UNIT, type RgbImage } from './image-ops.js';
-import { loadOrt, openSession, REPO_ROOT, type SessionOptions } from '../onnx/session.js';
+import type { RgbImage } from '../core/image.js';
+import { resampleInto, TO_UNIT, wholeImage } from './resample.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { closeSession, loadOrt, openSession, type SessionOptions } from '../onnx/session.js';
 
 export const FACEMESH_MODEL = path.join(REPO_ROOT, 'models/facemesh/facemesh.onnx');
 export const FACEMESH_INPUT = 192;
@@ -53,7 +55,7 @@ export class FaceLandmarker {
 
   /** Landmarks for whole images (each one a face crop), batched in one run. */
   async runBatch(crops: RgbImage[]): Promise<FaceLandmarks[]> {
-    return this.runRegions(crops.map((c) => ({ image: c, region: { x: 0, y: 0, w: c.width, h: c.height } })));
+    return this.runRegions(crops.map((c) => ({ image: c, region: wholeImage(c) })));
   }
 
   async run(crop: RgbImage): Promise<FaceLandmarks> {
@@ -66,7 +68,7 @@ export class FaceLandmarker {
     if (!items.length) return [];
     const size = FACEMESH_INPUT * FACEMESH_INPUT * 3;
     const input = new Float32Array(items.length * size);
-    items.forEach((it, i) => cropResize(it.image, it.region, FACEMESH_INPUT, FACEMESH_INPUT, TO_UNIT, input, i * size));
+    items.forEach((it, i) => resampleInto(it.image, it.region, FACEMESH_INPUT, FACEMESH_INPUT, { norm: TO_UNIT, antialias: false }, input, i * size));
     const feeds = { [this.session.inputNames[0]!]: new this.ort.Tensor('float32', input, [items.length, FACEMESH_INPUT, FACEMESH_INPUT, 3]) };
     const out = await this.session.run(feeds);
     const mesh = findOutput(out, FACEMESH_POINTS * 3);
@@ -83,11 +85,7 @@ export class FaceLandmarker {
   }
 
   async stop(): Promise<void> {
-    try {
-      await this.session?.release();
-    } catch {
-      /* already released */
-    }
+    await closeSession(this.session);
     this.session = undefined;
   }
 }

@@ -6,11 +6,12 @@ import type * as Ort from 'onnxruntime-node';
 import type { ClassifierInfo, MaskClassifier } from '../core/seams.js';
 import type { Box, Frame, Label, Probs, Verdict } from '../core/types.js';
 import { createLogger } from '../core/log.js';
-import { ModelError, readModelCard, verifiedModelFile, type ModelCard } from './model-card.js';
-import { cropFacesToTensor, imagesToTensor } from './face-crop.js';
-import type { RgbImage } from './image-ops.js';
-import { readRgbImage } from './image-io.js';
-import { loadOrt, openSession } from '../onnx/session.js';
+import { ModelError } from '../core/errors.js';
+import { readModelCard, verifiedModelFile, type ModelCard } from './model-card.js';
+import type { RgbImage } from '../core/image.js';
+import { faceInputs, faceView } from './face-crop.js';
+import { readImageFile } from './image-decode.js';
+import { closeSession, loadOrt, openSession } from '../onnx/session.js';
 
 const log = createLogger('classifier');
 
@@ -74,19 +75,23 @@ export class OnnxMaskClassifier implements MaskClassifier {
 
   async classifyFaces(frame: Frame | RgbImage, boxes: Box[]): Promise<Verdict[]> {
     if (!boxes.length) return [];
-    const size = this.info.inputSize;
-    return this.runBatch(cropFacesToTensor(frame, boxes, size, this.cropMargin), boxes.length);
+    return this.runBatch(this.inputsFor(frame, boxes), boxes.length);
+  }
+
+  /** The model inputs classifyFaces builds for these boxes (the one crop path, the card's margin). */
+  inputsFor(frame: RgbImage, boxes: Box[]): Float32Array {
+    return faceInputs(boxes.map((b) => faceView(frame, b, this.cropMargin)), this.info.inputSize);
   }
 
   /** Classifies whole images, each one a face crop. */
   async classifyCrops(images: RgbImage[]): Promise<Verdict[]> {
     if (!images.length) return [];
-    return this.runBatch(imagesToTensor(images, this.info.inputSize), images.length);
+    return this.runBatch(faceInputs(images.map((img) => faceView(img, null, 0)), this.info.inputSize), images.length);
   }
 
   /** Classifies one face-crop image given as a file path or decoded RGB. */
   async classifyImage(input: string | RgbImage): Promise<Verdict> {
-    const image = typeof input === 'string' ? await readRgbImage(input) : input;
+    const image = typeof input === 'string' ? await readImageFile(input) : input;
     return (await this.classifyCrops([image]))[0]!;
   }
 
@@ -102,11 +107,7 @@ export class OnnxMaskClassifier implements MaskClassifier {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.session?.release();
-    } catch {
-      /* already released */
-    }
+    await closeSession(this.session);
     this.session = undefined;
   }
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LABELS, type Label } from '../core/types.js';
+import { ModelError } from '../core/errors.js';
 import { sha256File, writeFileAtomic } from '../core/files.js';
 
 /** model-card.json: everything the daemon and the CLI need to run a classifier, and how it was made. */
@@ -33,8 +34,6 @@ export interface ModelCard {
   quantization?: Record<string, unknown>;
   licence: string;
 }
-
-export class ModelError extends Error {}
 
 export const MODEL_CARD = 'model-card.json';
 

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RgbImage } from './image-ops.js';
+import type { RgbImage } from '../core/image.js';
 
 const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.wmv', '.flv', '.ts', '.mjpeg', '.mjpg', '.3gp']);
 
@@ -37,7 +37,7 @@ export function probeVideo(file: string, ffprobe = 'ffprobe'): VideoInfo {
 }
 
 /** Calls `onFrame` for every frame, in order, awaiting each (ffmpeg is paused by backpressure meanwhile). */
-export async function readVideoFrames(file: string, info: VideoInfo, onFrame: (frame: RgbImage & { rgb: Buffer }, index: number) => Promise<void>, ffmpeg = 'ffmpeg'): Promise<number> {
+export async function readVideoFrames(file: string, info: VideoInfo, onFrame: (frame: RgbImage, index: number) => Promise<void>, ffmpeg = 'ffmpeg'): Promise<number> {
   const frameBytes = info.width * info.height * 3;
   const child = spawn(ffmpeg, ['-v', 'error', '-nostdin', '-i', file, '-an', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -1,5 +1,6 @@
 import { writeFileAtomic } from '../../core/files.js';
-import { readModelCard, verifiedModelFile, ModelError, type ModelCard } from '../../vision/model-card.js';
+import { ModelError } from '../../core/errors.js';
+import { readModelCard, verifiedModelFile, type ModelCard } from '../../vision/model-card.js';
 import { loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';

@@ -1,6 +1,6 @@
 import { labelIndex } from '../../core/labels.js';
-import { sampleCrop } from '../train/augment.js';
-import { decodeRgb, normaliseInto, type RgbImage } from '../train/crop.js';
+import { closeSession, openSession, runFloat } from '../../onnx/session.js';
+import { faceInputBatches } from '../data/face-inputs.js';
 import { argmax, evaluatePredictions, type Metrics } from './metrics.js';
 import type { FaceSample } from '../data/photos.js';
 import { createProgressBar } from '../progress.js';
@@ -16,39 +16,24 @@ export async function classifySamples(
   samples: FaceSample[],
   opts: { margin: number; inputSize: number; batchSize?: number; progress?: boolean; title?: string },
 ): Promise<ClassifierRun> {
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(onnx as string, { intraOpNumThreads: 2 });
+  const session = await openSession(onnx, { intraOpNumThreads: 2 });
   const size = opts.inputSize;
-  const batchSize = opts.batchSize ?? 16;
-  const order = samples.map((_, i) => i).sort((a, b) => samples[a].file.localeCompare(samples[b].file));
   const probs = new Array<Float32Array>(samples.length);
-  const batch = new Float32Array(batchSize * size * size * 3);
   const bar = opts.progress === false ? null : createProgressBar(opts.title ?? 'classify', '{bar} {value}/{total} faces | ETA {eta_formatted}');
   bar?.start(samples.length, 0);
-  let decoded = new Map<string, Promise<RgbImage>>();
+  let done = 0;
   try {
-    for (let b = 0; b < order.length; b += batchSize) {
-      const chunk = order.slice(b, b + batchSize);
-      const current = new Map<string, Promise<RgbImage>>();
-      for (const i of chunk) current.set(samples[i].file, current.get(samples[i].file) ?? decoded.get(samples[i].file) ?? decodeRgb(samples[i].file));
-      decoded = current;
-      await Promise.all(
-        chunk.map(async (s, j) => {
-          const rgb = await sampleCrop(samples[s], await current.get(samples[s].file)!, opts.margin, size, 0);
-          normaliseInto(rgb, batch, j * size * size * 3);
-        }),
-      );
-      const n = chunk.length;
-      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', batch.subarray(0, n * size * size * 3), [n, size, size, 3]) };
-      const out = (await session.run(feeds))[session.outputNames[0]];
-      const data = out.data as Float32Array;
+    const jobs = samples.map((sample) => ({ sample, aug: 0 }));
+    for await (const batch of faceInputBatches(jobs, { inputSize: size, margin: opts.margin, batchSize: opts.batchSize ?? 16 })) {
+      const n = batch.indices.length;
+      const { data } = await runFloat(session, batch.inputs, [n, size, size, 3]);
       const k = data.length / n;
-      chunk.forEach((s, j) => (probs[s] = data.slice(j * k, (j + 1) * k)));
-      bar?.update(b + n);
+      batch.indices.forEach((s, j) => (probs[s] = data.slice(j * k, (j + 1) * k)));
+      bar?.update((done += n));
     }
   } finally {
     bar?.stop();
-    await session.release();
+    await closeSession(session);
   }
   return { probs, predicted: probs.map(argmax) };
 }

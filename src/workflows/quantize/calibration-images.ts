@@ -1,8 +1,9 @@
 /** Calibration inputs from pictures: a folder of face crops, or the faces of a labelled data root. */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import { cropResize, decodeRgb, marginSquare, normaliseInto } from '../train/crop.js';
+import type { RgbImage } from '../../core/image.js';
+import { faceInputs, faceView } from '../../vision/face-crop.js';
+import { readImageFile } from '../../vision/image-decode.js';
 import { scanRoot } from '../data/datasets.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp']);
@@ -28,25 +29,15 @@ export function spreadSample<T>(items: T[], count: number): T[] {
   return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
 }
 
-/** One picture of a face crop → size×size NHWC floats, x/127.5 − 1. */
+/** One picture of a face crop → the model input through the one crop path (the whole picture is the face). */
 export async function cropFileToInput(file: string, size: number): Promise<Float32Array> {
-  let rgb: Buffer;
+  let image: RgbImage;
   try {
-    rgb = await sharp(file).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer();
+    image = await readImageFile(file);
   } catch (err) {
-    throw new Error(`calibration image ${file}: cannot be decoded (${(err as Error).message})`);
+    throw new Error(`calibration image ${(err as Error).message}`);
   }
-  const out = new Float32Array(size * size * 3);
-  normaliseInto(rgb, out, 0);
-  return out;
-}
-
-export async function loadCropFolder(dir: string, size: number, count: number): Promise<{ inputs: Float32Array[]; files: string[] }> {
-  const files = spreadSample(listImageFiles(dir), count);
-  if (!files.length) throw new Error(`calibration folder ${dir}: no images (.jpg, .jpeg, .png, .webp) in it`);
-  const inputs: Float32Array[] = [];
-  for (const f of files) inputs.push(await cropFileToInput(f, size));
-  return { inputs, files };
+  return faceInputs([faceView(image, null, 0)], size);
 }
 
 /** Face crops of a data root (VOC, class folders or a flat folder), cut with the model's crop margin. */
@@ -60,13 +51,8 @@ export async function loadDataRootFaces(root: string, size: number, margin: numb
   const byFile = new Map<string, typeof chosen>();
   for (const f of chosen) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   for (const [file, list] of byFile) {
-    const image = await decodeRgb(file);
-    for (const f of list) {
-      const rect = f.box ? marginSquare(f.box, image.width, image.height, margin) : { left: 0, top: 0, width: image.width, height: image.height };
-      const out = new Float32Array(size * size * 3);
-      normaliseInto(await cropResize(image, rect, size), out, 0);
-      inputs.push(out);
-    }
+    const image = await readImageFile(file);
+    for (const f of list) inputs.push(faceInputs([faceView(image, f.box, margin)], size));
   }
   return { inputs, photos: byFile.size };
 }

@@ -4,8 +4,7 @@
  * model against the float one on the test split.
  */
 import { createLogger } from '../../core/log.js';
-import { sampleCrop } from '../train/augment.js';
-import { decodeRgb, normaliseInto, type RgbImage } from '../train/crop.js';
+import { faceInputList } from '../data/face-inputs.js';
 import { classifySamples, compareRuns, type ClassifierRun } from '../eval/evaluate.js';
 import { rounded } from '../eval/metrics.js';
 import type { FaceSample } from '../data/photos.js';
@@ -94,18 +93,7 @@ function pickSamples(pool: FaceSample[], count: number, seed: number, purpose: s
   return shuffleInPlace([...pool], createRng(deriveSeed(seed, purpose))).slice(0, count);
 }
 
-/** Plain (augmentation 0) or augmented crops, in the order given; each photo is decoded once for all its faces. */
-async function cropInputs(samples: FaceSample[], opts: { margin: number; inputSize: number }, augmentation: number): Promise<Float32Array[]> {
-  const out = new Array<Float32Array>(samples.length);
-  const order = samples.map((_, i) => i).sort((a, b) => samples[a]!.file.localeCompare(samples[b]!.file));
-  let decoded: { file: string; image: RgbImage } | undefined;
-  for (const i of order) {
-    const s = samples[i]!;
-    if (decoded?.file !== s.file) decoded = { file: s.file, image: await decodeRgb(s.file) };
-    const rgb = await sampleCrop(s, decoded.image, opts.margin, opts.inputSize, augmentation);
-    const x = new Float32Array(opts.inputSize * opts.inputSize * 3);
-    normaliseInto(rgb, x, 0);
-    out[i] = x;
-  }
-  return out;
+/** Plain (augmentation 0) or augmented crops, in the order given. */
+function cropInputs(samples: FaceSample[], opts: { margin: number; inputSize: number }, augmentation: number): Promise<Float32Array[]> {
+  return faceInputList(samples.map((sample) => ({ sample, aug: augmentation })), opts);
 }

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { RgbImage } from './image.js';
+import { rgbBuffer, type RgbImage } from '../../core/image.js';
 import type { Random } from './random.js';
 
 export interface FinishParams {
@@ -36,7 +36,7 @@ export async function compositeMask(crop: RgbImage, svg: string, finish: FinishP
   const mask = await sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   if (mask.info.width !== width || mask.info.height !== height) throw new Error(`mask rendered at ${mask.info.width}×${mask.info.height}, crop is ${width}×${height}`);
   const sigma = Math.max(1, Math.min(width, height) / 8);
-  const light = await sharp(crop.data, { raw: { width, height, channels: 3 } }).greyscale().blur(sigma).raw().toBuffer();
+  const light = await sharp(rgbBuffer(crop), { raw: { width, height, channels: 3 } }).greyscale().blur(sigma).raw().toBuffer();
   const n = width * height;
   let sum = 0, weight = 0;
   for (let i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ export async function compositeMask(crop: RgbImage, svg: string, finish: FinishP
     const shade = Math.min(1.35, Math.max(0.45, 1 + finish.lighting * (light[i] / mean - 1)));
     const grain = finish.noise * gaussian(rng);
     for (let c = 0; c < 3; c++) {
-      const face = crop.data[i * 3 + c];
+      const face = crop.rgb[i * 3 + c]!;
       const m = Math.min(255, mask.data[i * 4 + c] * shade);
       out[i * 3 + c] = Math.max(0, Math.min(255, Math.round(face * (1 - a) + m * a + grain)));
     }

@@ -1,5 +1,6 @@
 import type { Box } from '../../core/types.js';
-import { cropSquare, cropSquareTurned, type RgbImage, type Square } from './image.js';
+import type { RgbImage } from '../../core/image.js';
+import { cropSquare, cropSquareTurned, type Square } from './image.js';
 import { FACEMESH_INPUT, FACEMESH_POINTS, type Landmarker } from './landmarker.js';
 
 /** A face whose 468 FaceMesh points are known in picture pixels. */

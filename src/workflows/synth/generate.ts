@@ -4,7 +4,10 @@ import type { Box, Label } from '../../core/types.js';
 import { writeFileAtomic } from '../../core/files.js';
 import { compositeMask, pickFinish, type FinishParams } from './composite.js';
 import { fitFace, type FittedFace } from './face-fit.js';
-import { cropBox, decodeImage, marginCrop, type RgbImage } from './image.js';
+import type { RgbImage } from '../../core/image.js';
+import { faceCropRegion } from '../../vision/face-crop.js';
+import { readImageFile } from '../../vision/image-decode.js';
+import { cropBox } from './image.js';
 import type { Landmarker } from './landmarker.js';
 import { maskVisibility, placeMask, type MaskGeometry, type Variant } from './mask-geometry.js';
 import { maskSvg, pickPlacement, pickStyle, type MaskStyle } from './mask-style.js';
@@ -85,7 +88,7 @@ export interface MaskedCrop {
 }
 
 export async function drawMaskedCrop(img: RgbImage, face: FittedFace, variant: Variant, rng: Random, opts: Pick<SynthOptions, 'margin' | 'maxSide'>): Promise<MaskedCrop> {
-  const box = marginCrop(face.box, opts.margin, img.width, img.height);
+  const box = faceCropRegion(face.box, img, opts.margin);
   const crop = await cropBox(img, box, opts.maxSide);
   const points = new Float32Array(face.points.length);
   for (let i = 0; i < points.length; i += 3) {
@@ -152,7 +155,7 @@ export async function synthesize(faces: SourceFace[], landmarker: Landmarker, op
     const face = faces[i];
     let img: RgbImage;
     try {
-      img = await decodeImage(face.file);
+      img = await readImageFile(face.file);
     } catch (err) {
       return skip(i, face, `unreadable image (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
     }

@@ -1,6 +1,9 @@
 import sharp from 'sharp';
-import { clipRect, cropResize, marginSquare, type Rect, type RgbImage } from './crop.js';
+import { clippedSquare } from '../../core/geometry.js';
+import { rawInput, rgbBuffer, type RgbImage } from '../../core/image.js';
 import { createRng, deriveSeed, uniform } from '../../core/rng.js';
+import { faceView, type FaceView } from '../../vision/face-crop.js';
+import { wholeImage } from '../../vision/resample.js';
 import type { FaceSample } from '../data/photos.js';
 
 /**
@@ -9,7 +12,7 @@ import type { FaceSample } from '../data/photos.js';
  * its parameters from (crop id, k) alone, so the same (crop, k) is the same picture in every run (the feature
  * cache relies on this). Bump AUGMENT_VERSION when the recipe changes.
  */
-export const AUGMENT_VERSION = 'aug1';
+export const AUGMENT_VERSION = 'aug2';
 
 export const AUGMENT_RECIPE = {
   flip: 0.5,
@@ -57,45 +60,47 @@ export function augmentParams(cropId: string, k: number): AugmentParams {
   };
 }
 
-/** The face's crop square in the picture, before any augmentation. Whole-picture samples use the picture. */
-export function baseRect(sample: FaceSample, image: RgbImage, margin: number): Rect {
-  if (!sample.box) return { left: 0, top: 0, width: image.width, height: image.height };
-  return marginSquare(sample.box, image.width, image.height, margin);
-}
-
-/** The plain crop (k = 0) or augmented crop k of a sample, size×size RGB bytes. */
-export async function sampleCrop(sample: FaceSample, image: RgbImage, margin: number, size: number, k: number): Promise<Buffer> {
-  const rect = baseRect(sample, image, margin);
-  if (k === 0) return cropResize(image, rect, size);
+/**
+ * The plain view (k = 0: exactly what the daemon crops) or augmented view k of a sample. Augmentation works on the source
+ * pixels around the face (rotation, flip, colour, blur, low resolution) and returns the transformed square; the one crop
+ * path (src/vision/face-crop.ts) then resamples either to the model input.
+ */
+export async function sampleView(sample: FaceSample, image: RgbImage, margin: number, k: number): Promise<FaceView> {
+  const plain = faceView(image, sample.box, margin);
+  if (k === 0) return plain;
+  const rect = plain.region;
   const p = augmentParams(sample.id, k);
-  const side = Math.max(rect.width, rect.height) * p.zoom;
-  const cx = rect.left + rect.width / 2 + p.shiftX * side;
-  const cy = rect.top + rect.height / 2 + p.shiftY * side;
+  const side = Math.max(rect.w, rect.h) * p.zoom;
+  const cx = rect.x + rect.w / 2 + p.shiftX * side;
+  const cy = rect.y + rect.h / 2 + p.shiftY * side;
   // Cut a wider region, rotate it, then take the face square around where the centre went.
-  const region = clipRect(cx, cy, side * 1.5, image.width, image.height);
-  const rotated = await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract(region)
+  const region = clippedSquare(cx, cy, side * 1.5, image.width, image.height);
+  const rotated = await sharp(rgbBuffer(image), rawInput(image))
+    .extract({ left: region.x, top: region.y, width: region.w, height: region.h })
     .rotate(p.rotateDeg, { background: { r: 0, g: 0, b: 0 } })
     .raw()
     .toBuffer({ resolveWithObject: true });
   const a = (p.rotateDeg * Math.PI) / 180;
-  const dx = cx - (region.left + region.width / 2);
-  const dy = cy - (region.top + region.height / 2);
+  const dx = cx - (region.x + region.w / 2);
+  const dy = cy - (region.y + region.h / 2);
   const ncx = rotated.info.width / 2 + dx * Math.cos(a) - dy * Math.sin(a);
   const ncy = rotated.info.height / 2 + dx * Math.sin(a) + dy * Math.cos(a);
-  const rotImage: RgbImage = { width: rotated.info.width, height: rotated.info.height, rgb: rotated.data };
-  const square = clipRect(ncx, ncy, side, rotImage.width, rotImage.height);
-  let pipeline = sharp(rotImage.rgb, { raw: { width: rotImage.width, height: rotImage.height, channels: 3 } }).extract(square);
-  const faceSide = Math.min(square.width, square.height);
+  const square = clippedSquare(ncx, ncy, side, rotated.info.width, rotated.info.height);
+  let pipeline = sharp(rotated.data, { raw: { width: rotated.info.width, height: rotated.info.height, channels: 3 } }).extract({ left: square.x, top: square.y, width: square.w, height: square.h });
+  const faceSide = Math.min(square.w, square.h);
   if (p.lowResPx > 0 && p.lowResPx < faceSide) {
     const small = await pipeline.resize(p.lowResPx, p.lowResPx, { fit: 'fill' }).raw().toBuffer();
     pipeline = sharp(small, { raw: { width: p.lowResPx, height: p.lowResPx, channels: 3 } });
   }
-  pipeline = pipeline.resize(size, size, { fit: 'fill' });
   if (p.flip) pipeline = pipeline.flop();
-  pipeline = pipeline
-    .linear(p.contrast, p.brightness + 128 * (1 - p.contrast))
-    .modulate({ hue: p.hueDeg, saturation: p.saturation });
-  if (p.blurSigma > 0) pipeline = pipeline.blur(p.blurSigma);
-  return pipeline.removeAlpha().raw().toBuffer();
+  pipeline = pipeline.linear(p.contrast, p.brightness + 128 * (1 - p.contrast)).modulate({ hue: p.hueDeg, saturation: p.saturation });
+  // The recipe's blur is in model-input pixels: scale it to the square's own size.
+  const viewSide = p.lowResPx > 0 && p.lowResPx < faceSide ? p.lowResPx : faceSide;
+  if (p.blurSigma > 0) pipeline = pipeline.blur(Math.max(0.3, (p.blurSigma * viewSide) / MODEL_INPUT_FOR_BLUR));
+  const out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const view: RgbImage = { width: out.info.width, height: out.info.height, rgb: out.data };
+  return { image: view, region: wholeImage(view) };
 }
+
+/** The input size the blur recipe was written for. */
+const MODEL_INPUT_FOR_BLUR = 224;

@@ -2,23 +2,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/files.js';
 import { createLogger } from '../../core/log.js';
-import { AUGMENT_VERSION, sampleCrop } from './augment.js';
-import { decodeRgb, normaliseInto, type RgbImage } from './crop.js';
-import type { FaceSample } from '../data/photos.js';
+import { closeSession, openSession, runFloat } from '../../onnx/session.js';
+import { faceInputBatches, type FaceJob } from '../data/face-inputs.js';
 import { createProgressBar } from '../progress.js';
+import { AUGMENT_VERSION } from './augment.js';
 
 /**
  * Base features (the pooled 1280-d MobileNetV2 output) of plain and augmented crops, computed with ONNX Runtime
  * on base.onnx and cached on disk: cacheDir/<base sha256>-<size>-m<margin>-<augment version>/shard-*.bin,
- * keyed by crop id + file size/mtime + augmentation id, so a rerun only computes what is new.
+ * keyed by crop id + file size/mtime + augmentation id + face box, so a rerun only computes what is new.
  */
 const log = createLogger('features');
 
-export interface FeatureJob {
-  sample: FaceSample;
-  /** 0: plain crop; k ≥ 1: augmentation k. */
-  aug: number;
-}
+export type FeatureJob = FaceJob;
 
 export interface FeatureOptions {
   baseOnnx: string;
@@ -103,39 +99,6 @@ function stampOf(file: string): string {
   return `${st.size}:${Math.round(st.mtimeMs)}`;
 }
 
-/** Runs base.onnx on batches of crops; one session for many calls. */
-export class BaseFeatureRunner {
-  private session: import('onnxruntime-node').InferenceSession | null = null;
-  private ort: typeof import('onnxruntime-node') | null = null;
-
-  constructor(private readonly baseOnnx: string, private readonly inputSize: number) {}
-
-  async start(): Promise<void> {
-    this.ort = await import('onnxruntime-node');
-    this.session = await this.ort.InferenceSession.create(this.baseOnnx, { intraOpNumThreads: 2 });
-  }
-
-  /** NHWC normalised batch → rows of features. */
-  async run(batch: Float32Array, n: number): Promise<Float32Array[]> {
-    const s = this.inputSize;
-    const input = new this.ort!.Tensor('float32', batch.subarray(0, n * s * s * 3), [n, s, s, 3]);
-    const out = await this.session!.run({ [this.session!.inputNames[0]]: input });
-    const t = out[this.session!.outputNames[0]];
-    const dim = t.dims.slice(1).reduce((a, b) => a * b, 1);
-    const data = t.data as Float32Array;
-    return Array.from({ length: n }, (_, i) => data.slice(i * dim, (i + 1) * dim));
-  }
-
-  async stop(): Promise<void> {
-    try {
-      await this.session?.release();
-    } catch {
-      /* already released */
-    }
-    this.session = null;
-  }
-}
-
 /** Features of every job, in job order. Missing ones are computed (in file order, one decode per picture per batch). */
 export async function extractFeatures(jobs: FeatureJob[], opts: FeatureOptions): Promise<Float32Array[]> {
   const ns = `${opts.baseSha256.slice(0, 16)}-${opts.inputSize}-m${opts.margin}-${AUGMENT_VERSION}`;
@@ -145,51 +108,33 @@ export async function extractFeatures(jobs: FeatureJob[], opts: FeatureOptions):
   const keyOf = (job: FeatureJob) => {
     let stamp = stamps.get(job.sample.file);
     if (!stamp) stamps.set(job.sample.file, (stamp = stampOf(job.sample.file)));
-    return `${job.sample.id}|${stamp}|${job.aug}`;
+    const b = job.sample.box;
+    return `${job.sample.id}|${stamp}|${job.aug}|${b ? `${b.x},${b.y},${b.w},${b.h}` : 'whole'}`;
   };
   const keys = jobs.map(keyOf);
   const missing = jobs.map((j, i) => ({ job: j, key: keys[i] })).filter((m) => !cache.get(m.key));
   const todo = [...new Map(missing.map((m) => [m.key, m])).values()].sort((a, b) => a.job.sample.file.localeCompare(b.job.sample.file) || a.job.aug - b.job.aug);
   if (todo.length) {
     log.info(`features: ${jobs.length - missing.length} of ${jobs.length} from the cache, computing ${todo.length}`);
-    const size = opts.inputSize;
-    const batchSize = opts.batchSize ?? 16;
-    const runner = new BaseFeatureRunner(opts.baseOnnx, size);
-    await runner.start();
+    const session = await openSession(opts.baseOnnx, { intraOpNumThreads: 2 });
     const bar = opts.progress === false ? null : createProgressBar('features', '{bar} {value}/{total} crops | {speed} crops/s | ETA {eta_formatted}');
     bar?.start(todo.length, 0, { speed: '-' });
     const t0 = Date.now();
-    const batch = new Float32Array(batchSize * size * size * 3);
-    let decoded = new Map<string, Promise<RgbImage>>();
+    const size = opts.inputSize;
+    let done = 0;
     try {
-      for (let b = 0; b < todo.length; b += batchSize) {
-        const chunk = todo.slice(b, b + batchSize);
-        const current = new Map<string, Promise<RgbImage>>();
-        for (const { job } of chunk) {
-          const f = job.sample.file;
-          if (!current.has(f)) current.set(f, decoded.get(f) ?? decodeRgb(f));
-        }
-        decoded = current;
-        await Promise.all(
-          chunk.map(async ({ job }, i) => {
-            let rgb: Buffer;
-            try {
-              rgb = await sampleCrop(job.sample, await current.get(job.sample.file)!, opts.margin, size, job.aug);
-            } catch (err) {
-              throw new Error(`picture ${job.sample.file}: cannot crop ${job.sample.id} (${(err as Error).message})`);
-            }
-            normaliseInto(rgb, batch, i * size * size * 3);
-          }),
-        );
-        const rows = await runner.run(batch, chunk.length);
-        chunk.forEach((c, i) => cache.put(c.key, rows[i]));
-        const done = b + chunk.length;
+      for await (const batch of faceInputBatches(todo.map((t) => t.job), { inputSize: size, margin: opts.margin, batchSize: opts.batchSize ?? 16 })) {
+        const n = batch.indices.length;
+        const out = await runFloat(session, batch.inputs, [n, size, size, 3]);
+        const dim = out.data.length / n;
+        batch.indices.forEach((i, row) => cache.put(todo[i]!.key, out.data.slice(row * dim, (row + 1) * dim)));
+        done += n;
         bar?.update(done, { speed: (done / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0) });
       }
     } finally {
       bar?.stop();
       cache.flush();
-      await runner.stop();
+      await closeSession(session);
     }
     log.info(`features: computed ${todo.length} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }

@@ -1,0 +1,152 @@
+/**
+ * The one resampler: a region of an RGB picture (any size, may reach outside it) → an outW×outH block of a float tensor,
+ * normalised on the way. Separable triangle filter with pixel centres aligned: with `antialias` the filter widens with the
+ * downscale factor (like Pillow's bilinear), so a face shrunk from 300 px to 224 px is averaged, not aliased; without it,
+ * plain bilinear (what OpenCV's resize does). Filter taps outside the picture are dropped and the rest renormalised (the
+ * border repeats); output pixels whose centre lies outside the picture are black (letterbox padding).
+ */
+import type { Box } from '../core/types.js';
+import type { RgbImage } from '../core/image.js';
+
+/** value = byte · scale + offset; e.g. [-1, 1] is {scale: 1/127.5, offset: -1}. */
+export interface Normalization {
+  scale: number;
+  offset: number;
+}
+export const TO_PLUS_MINUS_ONE: Normalization = { scale: 1 / 127.5, offset: -1 };
+export const TO_UNIT: Normalization = { scale: 1 / 255, offset: 0 };
+
+export interface ResampleOptions {
+  norm: Normalization;
+  antialias: boolean;
+  /** NHWC (default) writes outH×outW×3 at outOffset; NCHW writes three outH×outW planes. */
+  layout?: 'nhwc' | 'nchw';
+}
+
+/** Per output pixel on one axis: its first source index and weights (count taps), or count 0 when it lies outside. */
+interface AxisTaps {
+  first: Int32Array;
+  count: Int32Array;
+  /** taps × outSize weights, row i at i·taps. */
+  weights: Float32Array;
+  taps: number;
+  /** Lowest and highest source index any output pixel reads. */
+  lo: number;
+  hi: number;
+}
+
+function axisTaps(start: number, length: number, outSize: number, srcSize: number, antialias: boolean): AxisTaps {
+  const scale = length / outSize;
+  const support = antialias ? Math.max(1, scale) : 1;
+  const taps = Math.ceil(2 * support) + 1;
+  const first = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float32Array(outSize * taps);
+  let lo = srcSize;
+  let hi = -1;
+  for (let i = 0; i < outSize; i++) {
+    const centre = start + (i + 0.5) * scale;
+    if (!(centre >= 0 && centre < srcSize)) continue;
+    // Pixel j (centre j + 0.5) gets weight only when |j + 0.5 − centre| < support.
+    const j0 = Math.max(0, Math.ceil(centre - support - 0.5));
+    const j1 = Math.min(srcSize - 1, Math.floor(centre + support - 0.5));
+    let total = 0;
+    let n = 0;
+    for (let j = j0; j <= j1 && n < taps; j++) {
+      const w = 1 - Math.abs(j + 0.5 - centre) / support;
+      weights[i * taps + n++] = w > 0 ? w : 0;
+      total += w > 0 ? w : 0;
+    }
+    if (total <= 0) {
+      // The centre sits exactly between taps that all got weight 0: take the nearest pixel.
+      weights[i * taps] = 1;
+      total = 1;
+      n = 1;
+    }
+    for (let k = 0; k < n; k++) weights[i * taps + k]! /= total;
+    first[i] = j0;
+    count[i] = n;
+    lo = Math.min(lo, j0);
+    hi = Math.max(hi, j0 + n - 1);
+  }
+  return { first, count, weights, taps, lo, hi };
+}
+
+let scratchBuffer = new Float32Array(0);
+/** The horizontal pass's buffer, kept between calls: this runs for every face of every frame. */
+function scratch(length: number): Float32Array {
+  if (scratchBuffer.length < length) scratchBuffer = new Float32Array(length);
+  return scratchBuffer;
+}
+
+/** Resamples `region` of `img` into `out` (see the file comment). */
+export function resampleInto(img: RgbImage, region: Box, outW: number, outH: number, opts: ResampleOptions, out: Float32Array, outOffset = 0): void {
+  const { width, height, rgb } = img;
+  const xs = axisTaps(region.x, region.w, outW, width, opts.antialias);
+  const ys = axisTaps(region.y, region.h, outH, height, opts.antialias);
+  const { scale, offset } = opts.norm;
+  const rowLen = outW * 3;
+  // Horizontal pass over the rows the vertical taps read (rows × outW × 3, in byte units).
+  const rows = ys.hi >= ys.lo ? ys.hi - ys.lo + 1 : 0;
+  const tmp = scratch(rows * rowLen);
+  const xFirst = xs.first;
+  const xCount = xs.count;
+  const xWeights = xs.weights;
+  const xTaps = xs.taps;
+  for (let r = 0; r < rows; r++) {
+    const src = (ys.lo + r) * width * 3;
+    let t = r * rowLen;
+    for (let x = 0; x < outW; x++, t += 3) {
+      const n = xCount[x]!;
+      let p = src + xFirst[x]! * 3;
+      let wi = x * xTaps;
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      for (let k = 0; k < n; k++, p += 3) {
+        const w = xWeights[wi++]!;
+        a += rgb[p]! * w;
+        b += rgb[p + 1]! * w;
+        c += rgb[p + 2]! * w;
+      }
+      tmp[t] = a;
+      tmp[t + 1] = b;
+      tmp[t + 2] = c;
+    }
+  }
+  // Vertical pass a whole output row at a time (stride-1 loops), then normalise; columns outside stay black.
+  const acc = new Float32Array(rowLen);
+  const nchw = opts.layout === 'nchw';
+  const plane = outW * outH;
+  for (let y = 0; y < outH; y++) {
+    acc.fill(0);
+    const n = ys.count[y]!;
+    for (let k = 0; k < n; k++) {
+      const w = ys.weights[y * ys.taps + k]!;
+      const base = (ys.first[y]! - ys.lo + k) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i]! += tmp[base + i]! * w;
+    }
+    if (nchw) {
+      const o = outOffset + y * outW;
+      for (let x = 0; x < outW; x++) {
+        out[o + x] = acc[x * 3]! * scale + offset;
+        out[o + x + plane] = acc[x * 3 + 1]! * scale + offset;
+        out[o + x + 2 * plane] = acc[x * 3 + 2]! * scale + offset;
+      }
+    } else {
+      const o = outOffset + y * rowLen;
+      for (let i = 0; i < rowLen; i++) out[o + i] = acc[i]! * scale + offset;
+    }
+  }
+}
+
+/** The square that letterboxes a width×height picture (centred, padding on the short side). */
+export function letterboxRegion(width: number, height: number): Box {
+  const side = Math.max(width, height);
+  return { x: (width - side) / 2, y: (height - side) / 2, w: side, h: side };
+}
+
+/** The whole picture as a region. */
+export function wholeImage(img: { width: number; height: number }): Box {
+  return { x: 0, y: 0, w: img.width, h: img.height };
+}

@@ -1,0 +1,78 @@
+/** The one crop path: antialiased resampling, the region rule, and the same numbers for the trainer and the daemon. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'node:test';
+import type { RgbImage } from '../src/core/image.js';
+import { decodeFrame } from '../src/daemon/pipeline.js';
+import { faceCropRegion } from '../src/vision/face-crop.js';
+import { createMaskClassifier } from '../src/vision/mask-classifier.js';
+import { letterboxRegion, resampleInto, TO_UNIT, wholeImage } from '../src/vision/resample.js';
+import { faceInputBatches } from '../src/workflows/data/face-inputs.js';
+import { loadLabelledData } from '../src/workflows/data/labelled-data.js';
+
+const VOC = path.resolve('test/fixtures/dataset/voc');
+const MODEL = path.resolve('models/maskwatch-default');
+
+function stripes(width: number, height: number): RgbImage {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) rgb.fill(x % 2 ? 255 : 0, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  return { width, height, rgb };
+}
+
+function spread(values: Float32Array): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+}
+
+test('a 3× downscale of 1-px stripes: antialiased comes out flat grey, plain bilinear keeps aliased stripes', () => {
+  const img = stripes(300, 300);
+  const smooth = new Float32Array(100 * 100 * 3);
+  const plain = new Float32Array(100 * 100 * 3);
+  resampleInto(img, wholeImage(img), 100, 100, { norm: TO_UNIT, antialias: true }, smooth);
+  resampleInto(img, wholeImage(img), 100, 100, { norm: TO_UNIT, antialias: false }, plain);
+  assert.ok(spread(plain) > 0.45, `bilinear aliases (spread ${spread(plain).toFixed(3)})`);
+  assert.ok(spread(smooth) < 0.1, `antialiased is near flat (spread ${spread(smooth).toFixed(3)})`);
+  const mean = smooth.reduce((a, b) => a + b, 0) / smooth.length;
+  assert.ok(Math.abs(mean - 0.5) < 0.02, `mean kept (${mean.toFixed(3)})`);
+});
+
+test('same size is an exact copy; a region outside the picture is black; NCHW holds the NHWC values', () => {
+  const img: RgbImage = { width: 7, height: 5, rgb: Uint8Array.from({ length: 7 * 5 * 3 }, (_, i) => (i * 37) % 256) };
+  const same = new Float32Array(7 * 5 * 3);
+  resampleInto(img, wholeImage(img), 7, 5, { norm: { scale: 1, offset: 0 }, antialias: true }, same);
+  assert.deepEqual([...same], [...img.rgb]);
+
+  const box = letterboxRegion(img.width, img.height);
+  const nhwc = new Float32Array(7 * 7 * 3);
+  const nchw = new Float32Array(7 * 7 * 3);
+  resampleInto(img, box, 7, 7, { norm: { scale: 1, offset: -1 }, antialias: false }, nhwc);
+  resampleInto(img, box, 7, 7, { norm: { scale: 1, offset: -1 }, antialias: false, layout: 'nchw' }, nchw);
+  assert.deepEqual([...nhwc.subarray(0, 21)], new Array(21).fill(-1), 'the letterbox row above the picture is black');
+  for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) for (let c = 0; c < 3; c++) assert.equal(nchw[c * 49 + y * 7 + x], nhwc[(y * 7 + x) * 3 + c]);
+});
+
+test('the crop region: square of side max(w,h)·(1+2·margin) in whole pixels, clipped at the edges', () => {
+  assert.deepEqual(faceCropRegion({ x: 100, y: 100, w: 40, h: 50 }, { width: 400, height: 300 }, 0.15), { x: 88, y: 93, w: 65, h: 65 });
+  assert.deepEqual(faceCropRegion({ x: 390, y: 290, w: 40, h: 40 }, { width: 400, height: 300 }, 0), { x: 390, y: 290, w: 10, h: 10 });
+});
+
+test("the trainer's crop of a face and the daemon's crop of the same face are the same numbers", async () => {
+  const data = await loadLabelledData([{ path: VOC }], { seed: 1, fractions: [1, 0, 0], duplicateDistance: -1 }, null);
+  const sample = data.samples.find((s) => s.box && s.faceSize >= 20)!;
+  const classifier = await createMaskClassifier({ modelDir: MODEL, precision: 'float' });
+  try {
+    const size = classifier.info.inputSize;
+    let trainer: Float32Array | undefined;
+    for await (const batch of faceInputBatches([{ sample, aug: 0 }], { inputSize: size, margin: classifier.cropMargin, batchSize: 1 })) trainer = batch.inputs.slice();
+    const frame = await decodeFrame(fs.readFileSync(sample.file), 1, 0);
+    const daemon = classifier.inputsFor(frame, [sample.box!]);
+    assert.equal(daemon.length, size * size * 3);
+    assert.ok(trainer && trainer.length === daemon.length);
+    let differing = 0;
+    for (let i = 0; i < daemon.length; i++) if (daemon[i] !== trainer![i]) differing++;
+    assert.equal(differing, 0, 'every input value equal');
+  } finally {
+    await classifier.close();
+  }
+});
