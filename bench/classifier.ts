@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { timeCalls, type BenchRow, type Timing } from './stats.js';
+import { openSession } from '../src/onnx/session.js';
 import { layersModelToOnnx } from '../src/onnx/layers-export.js';
 import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
 import { buildClassifier, buildMobileNetV2 } from '../src/workflows/train/mobilenet.js';
@@ -44,13 +45,7 @@ function describe(c: OrtConfig): string {
 }
 
 async function timeOrt(bytes: Uint8Array, config: OrtConfig, runs: number): Promise<Timing> {
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: config.threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: config.spinning ? '1' : '0' } } },
-  });
+  const session = await openSession(bytes, { intraOpNumThreads: config.threads, allowSpinning: config.spinning });
   try {
     const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', randomInput(), [1, 224, 224, 3]) };
     return await timeCalls(() => session.run(feeds), runs, 30);

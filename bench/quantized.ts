@@ -13,6 +13,7 @@ import type { BenchRow } from './stats.js';
 import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
 import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
 import { timeCalls } from './stats.js';
+import { openSession } from '../src/onnx/session.js';
 
 const SECTION = 'quantized';
 const CACHE = '.cache/bench';
@@ -58,7 +59,7 @@ interface SessionConfig {
 
 /** Wall-clock median/p90, and CPU time of this process per run (steadier than wall clock on a loaded machine). */
 async function latency(bytes: Uint8Array, cfg: SessionConfig): Promise<{ median: number; p90: number; cpuMs: number }> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cfg.threads, interOpNumThreads: 1, executionMode: cfg.mode, graphOptimizationLevel: 'all' });
+  const session = await openSession(bytes, { intraOpNumThreads: cfg.threads, executionMode: cfg.mode });
   try {
     const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', pseudoPicture(9), [1, SIZE, SIZE, 3]) };
     return await timeCalls(() => session.run(feeds), RUNS, 10);

@@ -1,5 +1,6 @@
 /** Runs a TF.js model and its ONNX export on the same random inputs and reports the largest output difference. */
 import * as tf from '@tensorflow/tfjs';
+import { loadOrt, openSession } from './session.js';
 
 export interface ExportCheck {
   maxAbsDiff: number;
@@ -9,8 +10,8 @@ export interface ExportCheck {
 
 /** Random inputs in [-1, 1] (the x/127.5−1 range), `count` single-image batches plus one batch of two. */
 export async function checkOnnxAgainstTfjs(model: tf.LayersModel, onnxBytes: Uint8Array, count = 2, seed = 1): Promise<ExportCheck> {
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(onnxBytes);
+  const ort = await loadOrt();
+  const session = await openSession(onnxBytes);
   const shape = model.inputs[0]!.shape.slice(1).map((d) => {
     if (typeof d !== 'number') throw new Error(`model ${model.name}: input shape ${JSON.stringify(model.inputs[0]!.shape)} must be fixed to check the export`);
     return d;

@@ -4,6 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { decodeModel, encodeModel } from './builder.js';
+import { openSession } from './session.js';
 import { ELEM, elementTypes, graphOf } from './quantize-graph.js';
 
 export interface TensorRange {
@@ -54,7 +55,7 @@ export async function calibrate(floatModel: Uint8Array, calibration: Float32Arra
   const names = wanted.filter((n) => produced.has(n) || n === input.name);
   for (const n of names)
     if (!existing.has(n) && n !== input.name) graph.output!.push({ name: n, type: { tensorType: { elemType: ELEM.float } } });
-  const session = await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'disabled' });
+  const session = await openSession(encodeModel(model), { graphOptimizationLevel: 'disabled' });
   const fetches = names.filter((n) => n !== input.name);
   const batches: Float32Array[][] = [];
   for (let i = 0; i < calibration.length; i += batch) batches.push(calibration.slice(i, i + batch));

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel } from './builder.js';
+import { openSession, type SessionOptions } from './session.js';
 import { countOps, graphOf } from './quantize-graph.js';
 
 /**
@@ -14,7 +15,7 @@ export async function inspectOptimizedOps(modelBytes: Uint8Array, level: 'extend
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-ort-'));
   const file = path.join(dir, 'optimized.onnx');
   try {
-    const session = await ort.InferenceSession.create(modelBytes, { graphOptimizationLevel: level, optimizedModelFilePath: file, logSeverityLevel: 3 });
+    const session = await openSession(modelBytes, { graphOptimizationLevel: level, optimizedModelFilePath: file });
     await session.release();
     return countOps(graphOf(decodeModel(fs.readFileSync(file))));
   } finally {
@@ -65,8 +66,8 @@ export async function compareClassifiers(floatModel: Uint8Array, int8Model: Uint
 }
 
 /** Class probabilities for each input, one session run per input (batch 1, as the daemon runs). */
-export async function classify(modelBytes: Uint8Array, inputs: Float32Array[], options: ort.InferenceSession.SessionOptions = {}): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(modelBytes, { graphOptimizationLevel: 'all', ...options });
+export async function classify(modelBytes: Uint8Array, inputs: Float32Array[], options: SessionOptions = {}): Promise<Float32Array[]> {
+  const session = await openSession(modelBytes, options);
   try {
     const inputName = session.inputNames[0]!;
     const outputName = session.outputNames[0]!;

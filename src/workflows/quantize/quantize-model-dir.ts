@@ -7,6 +7,11 @@ import { compareClassifiers, inspectOptimizedOps, summarizeKernels, type Agreeme
 import { cropFileToInput, listImageFiles, loadDataRootFaces, spreadSample } from './calibration-images.js';
 import { quantizeOnnx, type QuantizeReport } from '../../onnx/quantize.js';
 import { quantizeForAgreement } from '../../onnx/quantize-search.js';
+import { loadCardData } from '../eval/eval-run.js';
+import { samplesIn } from '../data/labelled-data.js';
+import { classifySamples } from '../eval/evaluate.js';
+import { quantizeStep } from './quantize-step.js';
+import { rounded } from '../eval/metrics.js';
 
 export const INT8_FILE = 'classifier.int8.onnx';
 
@@ -109,11 +114,6 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
  * card's and eval.json's int8 figures on the test split are brought up to date.
  */
 async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<QuantizeDirResult> {
-  const { loadCardData } = await import('../eval/eval-run.js');
-  const { samplesIn } = await import('../data/labelled-data.js');
-  const { classifySamples } = await import('../eval/evaluate.js');
-  const { quantizeStep } = await import('./quantize-step.js');
-  const { rounded } = await import('../eval/metrics.js');
   const card = readModelCard(dir);
   const floatFile = verifiedModelFile(dir, card, 'float');
   const { data, split } = await loadCardData(card, opts.cacheDir ?? '.cache/features', dir, '--calibration DIR or --data ROOT');

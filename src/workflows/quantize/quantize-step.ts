@@ -9,6 +9,7 @@ import { classifySamples, compareRuns, type ClassifierRun } from '../eval/evalua
 import { rounded } from '../eval/metrics.js';
 import type { FaceSample } from '../data/photos.js';
 import { createRng, deriveSeed, shuffleInPlace } from '../../core/rng.js';
+import { quantizeForAgreement } from '../../onnx/quantize-search.js';
 
 const log = createLogger('quantize');
 
@@ -42,7 +43,6 @@ export interface QuantizeStepResult {
 
 export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeStepResult> {
   const { opts } = input;
-  const { quantizeForAgreement } = await import('../../onnx/quantize-search.js');
   const calibration = await cropInputs(pickSamples(input.training, opts.calibrationCount, opts.seed, 'calibration'), opts, 0);
   const check = await agreementCheckSet(input.training, input.validation, opts);
   const q = await quantizeForAgreement(input.floatBytes, calibration, check.inputs, {

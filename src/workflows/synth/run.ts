@@ -4,6 +4,8 @@ import { writeContactSheet } from './contact-sheet.js';
 import { DEFAULT_SYNTH, synthesize } from './generate.js';
 import type { Landmarker } from './landmarker.js';
 import { folderFaces, vocUnmaskedFaces, type SourceFace } from './sources.js';
+import { TfjsFaceMeshLandmarker } from './tfjs-landmarker.js';
+import { OnnxFaceMeshLandmarker } from './onnx-landmarker.js';
 
 const log = createLogger('synth');
 
@@ -25,10 +27,8 @@ export interface RunSynthOptions {
 
 async function openLandmarker(tfjsDir: string | undefined): Promise<Landmarker> {
   if (tfjsDir) {
-    const { TfjsFaceMeshLandmarker } = await import('./tfjs-landmarker.js');
     return new TfjsFaceMeshLandmarker(tfjsDir);
   }
-  const { OnnxFaceMeshLandmarker } = await import('./onnx-landmarker.js');
   return new OnnxFaceMeshLandmarker();
 }
 

@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sha256File, writeFileAtomic } from '../../core/files.js';
 import { createLogger } from '../../core/log.js';
+import { loadLayersModelFromDir } from '../export/tfjs-model-dir.js';
+import { featureExtractorToOnnx } from '../export/base-features.js';
+import { buildMobileNetV2 } from './mobilenet.js';
 
 /**
  * The frozen MobileNetV2 base: a TF.js layers model folder (model.json + weights) and base.onnx, its pooled
@@ -64,8 +67,6 @@ export async function resolveBase(dir: string, inputSize: number, cacheDir: stri
   if (nativeSize !== inputSize) onnx = path.join(cacheDir, 'bases', `${weightsSha256.slice(0, 16)}-${inputSize}.onnx`);
   if (!fs.existsSync(onnx)) {
     log.info(`base ${dir}: writing its feature extractor ${onnx} (one-off)`);
-    const { loadLayersModelFromDir } = await import('../export/tfjs-model-dir.js');
-    const { featureExtractorToOnnx } = await import('../export/base-features.js');
     let base = await loadLayersModelFromDir(dir);
     if (nativeSize !== inputSize) base = await resizedBase(base, alpha, inputSize);
     const bytes = featureExtractorToOnnx(base);
@@ -82,7 +83,6 @@ export async function resolveBase(dir: string, inputSize: number, cacheDir: stri
 
 /** The same base weights in a MobileNetV2 built for another input size (convolutions do not depend on it). */
 export async function resizedBase(base: import('@tensorflow/tfjs').LayersModel, alpha: number, inputSize: number) {
-  const { buildMobileNetV2 } = await import('./mobilenet.js');
   const sized = buildMobileNetV2(alpha, inputSize);
   for (const layer of sized.layers) {
     const weights = layer.getWeights();
@@ -94,7 +94,6 @@ export async function resizedBase(base: import('@tensorflow/tfjs').LayersModel, 
 
 /** The TF.js base at the training input size, for assembling the full classifier. */
 export async function loadBaseModel(info: BaseInfo) {
-  const { loadLayersModelFromDir } = await import('../export/tfjs-model-dir.js');
   const base = await loadLayersModelFromDir(info.dir);
   const native = base.inputs[0]!.shape[1];
   return native === info.inputSize ? base : resizedBase(base, info.alpha, info.inputSize);

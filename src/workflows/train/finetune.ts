@@ -9,6 +9,7 @@ import { loadTf, type FeatureSet } from './head.js';
 import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
 import { createProgressBar } from '../progress.js';
 import { createRng, epochSampler } from '../../core/rng.js';
+import { layersModelToOnnx } from '../../onnx/layers-export.js';
 
 /**
  * Fine-tuning the top of the base: the last N inverted-residual blocks + Conv_1 (BatchNormalization folded into the
@@ -52,7 +53,6 @@ export async function resolveCutBase(info: BaseInfo, n: number, cacheDir: string
   const onnx = path.join(cacheDir, 'bases', `${info.weightsSha256.slice(0, 16)}-${info.inputSize}-cut-${layer}.onnx`);
   if (!fs.existsSync(onnx)) {
     log.info(`base ${info.dir}: writing the truncated base ${onnx} (output ${layer}, one-off)`);
-    const { layersModelToOnnx } = await import('../../onnx/layers-export.js');
     const cut = tf.model({ inputs: base.inputs, outputs: out, name: `${base.name}_cut_${layer}` });
     writeFileAtomic(onnx, layersModelToOnnx(cut, { name: 'base_cut', outputName: 'features' }));
   }

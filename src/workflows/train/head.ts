@@ -6,6 +6,7 @@ import { LABELS } from '../../core/types.js';
 import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
 import { createProgressBar } from '../progress.js';
 import { createRng, epochSampler } from '../../core/rng.js';
+import { buildHead } from './mobilenet.js';
 
 /**
  * Fits the classifier head (Dense 128 relu → Dropout 0.5 → Dense 3 softmax) on cached base features:
@@ -101,7 +102,6 @@ export function predictRows(tf: typeof TF, model: TF.LayersModel, rows: Float32A
 
 export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTrainOptions): Promise<HeadTrainResult> {
   const tf = await loadTf();
-  const { buildHead } = await import('./mobilenet.js');
   const started = Date.now();
   const k = LABELS.length;
   const dim = train.x[0].length;

@@ -12,6 +12,10 @@ import type { TrainOptions } from './options.js';
 import type { FaceSample } from '../data/photos.js';
 import { evaluationPng } from '../eval/plots.js';
 import { quantizeStep } from '../quantize/quantize-step.js';
+import { buildClassifier, copyHeadWeights } from './mobilenet.js';
+import { layersModelToOnnx } from '../../onnx/layers-export.js';
+import { checkOnnxAgainstTfjs } from '../../onnx/export-check.js';
+import { saveLayersModelToDir } from '../export/tfjs-model-dir.js';
 
 /**
  * Assembles the full classifier (base + trained head), exports it to ONNX, checks ONNX Runtime against TF.js,
@@ -51,10 +55,6 @@ function summary(r: EvaluationResult): { all: Metrics; minFace: number; large: M
 
 export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResult> {
   const { opts, base } = input;
-  const { buildClassifier, copyHeadWeights } = await import('./mobilenet.js');
-  const { layersModelToOnnx } = await import('../../onnx/layers-export.js');
-  const { checkOnnxAgainstTfjs } = await import('../../onnx/export-check.js');
-  const { saveLayersModelToDir } = await import('../export/tfjs-model-dir.js');
 
   const baseModel = await loadBaseModel(base);
   input.adjustBase?.(baseModel);

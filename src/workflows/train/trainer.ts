@@ -4,7 +4,7 @@ import { labelIndex } from '../../core/labels.js';
 import { createLogger } from '../../core/log.js';
 import { LABELS, type Label } from '../../core/types.js';
 import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
-import { resolveBase, type BaseInfo } from './base.js';
+import { loadBaseModel, resolveBase, type BaseInfo } from './base.js';
 import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
@@ -13,6 +13,8 @@ import { writeModelDir, type ModelDirResult } from './model-dir.js';
 import type { TrainOptions } from './options.js';
 import type { FaceSample } from '../data/photos.js';
 import { readSynthetic, type SyntheticResult } from '../data/synthetic.js';
+import { buildTail, copyTailIntoBase, fineTuneTail, predictTail, resolveCutBase } from './finetune.js';
+import { HEAD_LAYERS } from './mobilenet.js';
 
 /**
  * `maskwatch train`: data → split by photo → (synthetic crops for training) → augmented copies + oversampled
@@ -71,8 +73,6 @@ export function balancedClassWeights(counts: Record<Label, number>): number[] {
  * features, keyed by the truncated base's sha256), then those blocks + Conv_1 + the trained head fitted together.
  */
 async function fineTuneTop(opts: TrainOptions, base: BaseInfo, featureOpts: FeatureOptions, plan: TrainingPlan, validation: FaceSample[], head: TF.LayersModel, classWeights: number[]) {
-  const { resolveCutBase, buildTail, fineTuneTail, copyTailIntoBase, predictTail } = await import('./finetune.js');
-  const { loadBaseModel } = await import('./base.js');
   const cut = await resolveCutBase(base, opts.fineTuneBlocks, opts.cacheDir);
   const cutOpts = { ...featureOpts, baseOnnx: cut.onnx, baseSha256: cut.onnxSha256 };
   const trainC = await extractFeatures(plan.jobs, cutOpts);
@@ -151,7 +151,6 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
   let biasCalibration: BiasCalibration | null = null;
   if (opts.calibrateBias) {
     const tf = await loadTf();
-    const { HEAD_LAYERS } = await import('./mobilenet.js');
     const valY = validation.map((s) => labelIndex(s.label));
     biasCalibration = tuneClassBias(tuned ? tuned.valProbs() : predictRows(tf, head.head, valX), valY, labelIndex('mask_incorrect'));
     addClassBias(tf, finalHead, HEAD_LAYERS.probs, labelIndex('mask_incorrect'), biasCalibration.offset);
