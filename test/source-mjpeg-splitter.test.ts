@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import sharp from 'sharp';
-import { MjpegParser, MjpegSplitter, splitMjpeg } from '../src/source/mjpeg-splitter.js';
+import { MjpegParser, splitMjpeg } from '../src/source/mjpeg-splitter.js';
 
 const N = 24;
 /** A real MJPEG stream from ffmpeg: N frames of a test pattern. */
@@ -100,14 +100,3 @@ test('a frame cut short by a new SOI is counted as broken and the next frame is 
   assert.equal(parser.stats.broken, 1);
 });
 
-test('MjpegSplitter is a Transform emitting one Buffer per JPEG', async () => {
-  const splitter = new MjpegSplitter();
-  const got: Buffer[] = [];
-  splitter.on('data', (f: Buffer) => got.push(f));
-  const done = new Promise((r) => splitter.on('end', r));
-  for (let i = 0; i < stream.length; i += 1000) splitter.write(stream.subarray(i, i + 1000));
-  splitter.end();
-  await done;
-  assert.equal(got.length, N);
-  assert.equal(splitter.stats.frames, N);
-});

@@ -30,5 +30,3 @@ export function labelIndex(label: Label): number {
 export function isLabel(value: unknown): value is Label {
   return typeof value === 'string' && (LABELS as readonly string[]).includes(value);
 }
-
-export const LABEL_ALIASES: Readonly<Record<string, Label>> = ALIASES;

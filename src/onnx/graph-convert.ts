@@ -4,6 +4,7 @@
  * transposed once after the input and back before anything layout-sensitive (Reshape, graph outputs).
  * TF 'SAME' padding becomes explicit pads computed from the static spatial sizes.
  */
+import { postOrder } from '../core/graph-order.js';
 import { GraphBuilder } from './builder.js';
 import { decodeWeights, GraphConvertError, type ConstTensor, type TfjsAttr, type TfjsGraphModelJson, type TfjsNode } from './graph-weights.js';
 
@@ -69,34 +70,12 @@ class GraphConverter {
   }
 
   private topologicalOrder(outputs: string[]): string[] {
-    const order: string[] = [];
-    const state = new Map<string, 1 | 2>();
-    const visit = (root: string) => {
-      const stack: Array<[string, number]> = [[root, 0]];
-      while (stack.length) {
-        const top = stack[stack.length - 1]!;
-        const [name, idx] = top;
-        const node = this.nodes.get(name);
-        if (!node) throw new GraphConvertError(`graph: node ${name} is referenced but not defined`);
-        if (idx === 0) {
-          if (state.get(name) === 2) { stack.pop(); continue; }
-          state.set(name, 1);
-        }
-        const ins = (node.input ?? []).filter((i) => !i.startsWith('^')).map(stripPort);
-        if (idx < ins.length) {
-          top[1]++;
-          const next = ins[idx]!;
-          if (state.get(next) === 1) throw new GraphConvertError(`graph: cycle through ${next}`);
-          if (!state.has(next)) stack.push([next, 0]);
-        } else {
-          state.set(name, 2);
-          order.push(name);
-          stack.pop();
-        }
-      }
-    };
-    for (const o of outputs) visit(o);
-    return order;
+    return postOrder(
+      outputs,
+      (name) => (this.nodes.get(name)!.input ?? []).filter((i) => !i.startsWith('^')).map(stripPort),
+      { missing: (name) => new GraphConvertError(`graph: node ${name} is referenced but not defined`), cycle: (name) => new GraphConvertError(`graph: cycle through ${name}`) },
+      (name) => this.nodes.has(name),
+    );
   }
 
   private constOf(name: string, what: string, node: TfjsNode): ConstTensor {

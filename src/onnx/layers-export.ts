@@ -3,6 +3,7 @@
  * rank-4 tensor inside is NCHW. BatchNormalization after a conv is folded into the conv weights, and a ZeroPadding2D
  * feeding a 'valid' conv becomes that conv's pads.
  */
+import { postOrder } from '../core/graph-order.js';
 import * as tf from '@tensorflow/tfjs';
 import { GraphBuilder } from './builder.js';
 
@@ -265,21 +266,7 @@ class LayersExporter {
 
 /** Post-order of every symbolic tensor reachable from `outputs` (inputs before their users). */
 function topoOrder(outputs: ST[]): ST[] {
-  const seen = new Set<number>();
-  const order: ST[] = [];
-  const stack: Array<[ST, boolean]> = outputs.map((o) => [o, false]);
-  while (stack.length) {
-    const [st, expanded] = stack.pop()!;
-    if (expanded) {
-      order.push(st);
-      continue;
-    }
-    if (seen.has(st.id)) continue;
-    seen.add(st.id);
-    stack.push([st, true]);
-    for (const inp of [...(st.inputs ?? [])].reverse()) if (!seen.has(inp.id)) stack.push([inp, false]);
-  }
-  return order;
+  return postOrder(outputs, (st) => [...(st.inputs ?? [])], { cycle: () => new UnsupportedLayerError('the model graph has a cycle') });
 }
 
 /** BN as y = x·scale + (beta − mean·scale), computed in float64. */

@@ -1,4 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
 
 /**
  * Cuts a byte stream into whole JPEGs. After SOI it walks marker segments by their
@@ -192,25 +191,6 @@ export class MjpegParser {
     this.discard(from);
     this.pos = 0;
     this.phase = 'seek';
-  }
-}
-
-/** A Transform: bytes in, one Buffer per whole JPEG out (object mode). */
-export class MjpegSplitter extends Transform {
-  private readonly parser: MjpegParser;
-
-  constructor(opts: { maxFrameBytes?: number } = {}) {
-    super({ readableObjectMode: true });
-    this.parser = new MjpegParser(opts.maxFrameBytes);
-  }
-
-  get stats(): SplitterStats {
-    return this.parser.stats;
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.parser.write(chunk, (jpeg) => this.push(jpeg));
-    done();
   }
 }
 

@@ -45,8 +45,6 @@ export class ProcessFrameSource extends FrameSourceBase {
   private retryTimer: TimerHandle | null = null;
   private stallTimer: TimerHandle | null = null;
   private stopping = false;
-  private parser: MjpegParser | null = null;
-  private oversizedTotal = 0;
 
   constructor(private readonly opts: ProcessSourceOptions, clock: Clock) {
     super(clock);
@@ -85,11 +83,6 @@ export class ProcessFrameSource extends FrameSourceBase {
     this.setState('stopped');
   }
 
-  /** Frames dropped by the splitter because they were too large. */
-  oversizedFrames(): number {
-    return this.oversizedTotal + (this.parser?.stats.oversized ?? 0);
-  }
-
   /** The process id of the running capture process (tests kill it to check recovery). */
   get pid(): number | undefined {
     return this.child?.pid;
@@ -101,9 +94,8 @@ export class ProcessFrameSource extends FrameSourceBase {
     this.framesThisRun = 0;
     this.lastFrameAt = this.clock.now();
     this.stderrTail = [];
-    if (this.parser) this.oversizedTotal += this.parser.stats.oversized;
     const parser = new MjpegParser(this.opts.maxFrameBytes);
-    this.parser = parser;
+
     let child: ChildProcess;
     try {
       child = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });

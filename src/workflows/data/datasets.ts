@@ -53,10 +53,6 @@ export function parseDataSpec(text: string): DataRootSpec {
   return { path: text };
 }
 
-export function formatDataSpec(spec: DataRootSpec): string {
-  return spec.label ? `${spec.path}=${spec.label}` : spec.path;
-}
-
 function isImage(name: string): boolean {
   return IMAGE_EXT.has(path.extname(name).toLowerCase());
 }

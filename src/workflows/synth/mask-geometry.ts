@@ -12,7 +12,6 @@ export interface Pt {
 
 export type Variant = 'correct' | 'below_nose' | 'below_mouth' | 'chin_only';
 export type Shape = 'surgical' | 'cloth' | 'kn95';
-export const INCORRECT_VARIANTS: readonly Variant[] = ['below_nose', 'below_mouth', 'chin_only'];
 
 /** MediaPipe face-oval indices, clockwise from the top of the forehead. */
 export const FACE_OVAL = [

@@ -1,3 +1,5 @@
+import { createRng } from '../../core/rng.js';
+
 /** Seeded randomness for synthesis: every draw comes from a Random built from an explicit seed. */
 export interface Random {
   /** Uniform in [0, 1). */
@@ -20,16 +22,8 @@ export function hashSeed(...parts: (string | number)[]): number {
   return h >>> 0;
 }
 
-/** mulberry32: small, fast, good enough for picking styles. */
 export function createRandom(seed: number): Random {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = createRng(seed);
   const random: Random = {
     next,
     range: (min, max) => min + (max - min) * next(),

@@ -5,10 +5,9 @@ import { sha256File, writeFileAtomic } from '../../core/files.js';
 import { createLogger } from '../../core/log.js';
 import { LABELS } from '../../core/types.js';
 import { loadBaseModel, type BaseInfo } from './base.js';
-import { loadTf, type FeatureSet } from './head.js';
+import { runEpochs, type FeatureSet } from './epoch-loop.js';
+import { loadTf } from './head.js';
 import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
-import { createProgressBar } from '../progress.js';
-import { createRng, epochSampler } from '../../core/rng.js';
 import { layersModelToOnnx } from '../../onnx/layers-export.js';
 
 /**
@@ -242,70 +241,58 @@ export function predictTail(tf: typeof TF, tail: Tail, rows: Float32Array[], bat
 /** Trains the tail in place; keeps the weights of the best validation macro-F1 (epoch 0: as initialised, i.e. frozen base). */
 export async function fineTuneTail(tail: Tail, train: FeatureSet, val: FeatureSet, opts: FineTuneOptions): Promise<FineTuneResult> {
   const tf = await loadTf();
-  const started = Date.now();
   const k = LABELS.length;
   const vars = [
     ...tail.convs.flatMap((c) => [c.kernel, c.bias]).map((v) => ({ v, head: false })),
     ...tail.head.trainableWeights.map((w) => ({ v: w.read() as TF.Variable, head: true })),
   ];
-  const snapshot = () => ({ convs: tail.convs.flatMap((c) => [c.kernel.clone(), c.bias.clone()]), head: tail.head.getWeights().map((w) => w.clone()) });
-  const release = (s: ReturnType<typeof snapshot>) => tf.dispose([...s.convs, ...s.head]);
   const baseOpt = tf.train.adam(opts.learningRate);
   const headOpt = tf.train.adam(opts.learningRate * 3);
-  const valF1 = () => metricsFromConfusion(confusionOf(val.y, predictTail(tf, tail, val.x).map((p) => argmax(Array.from(p))))).macroF1;
-  const rng = createRng(opts.seed + 1);
-  const groups = train.groups ?? train.x.map((_, i) => ({ rows: [i], draws: 1 }));
-  const epochRows = epochSampler(groups, rng);
-  const startF1 = valF1();
-  let best = { f1: startF1, epoch: 0, weights: snapshot() };
-  const history: FineTuneResult['history'] = [];
-  log.info(`fine-tune: validation macro-F1 ${startF1.toFixed(3)} before (${vars.filter((v) => !v.head).length} base tensors trained)`);
-  const bar = opts.progress === false ? null : createProgressBar('fine-tune', '{bar} epoch {value}/{total} | loss {loss} | val macro-F1 {vf1} | ETA {eta_formatted}');
-  bar?.start(opts.epochs, 0, { loss: '-', vf1: '-' });
+  log.info(`fine-tune: ${vars.filter((v) => !v.head).length} base tensors trained`);
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const order = epochRows();
-      let lossSum = 0;
-      let batches = 0;
-      for (let b = 0; b < order.length; b += opts.batchSize) {
-        const idx = order.slice(b, b + opts.batchSize);
+    const result = await runEpochs<{ convs: TF.Tensor[]; head: TF.Tensor[] }>({
+      name: 'fine-tune',
+      train,
+      seed: opts.seed + 1,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      patience: opts.patience,
+      progress: opts.progress,
+      scoreStart: true,
+      preferLaterOnTies: true,
+      step: async (idx) => {
         const xb = stack4(tf, train.x, idx, tail.shape);
         const t = new Float32Array(idx.length * k);
-        idx.forEach((r, i) => (t[i * k + train.y[r]] = opts.classWeights[train.y[r]]));
+        idx.forEach((r, i) => (t[i * k + train.y[r]!] = opts.classWeights[train.y[r]!]!));
         const yb = tf.tensor2d(t, [idx.length, k]);
-        const { value, grads } = tf.variableGrads(() => {
-          const p = forwardTail(tf, tail, xb, true);
-          return tf.mean(tf.metrics.categoricalCrossentropy(yb, p)) as TF.Scalar;
-        }, vars.map((v) => v.v));
-        baseOpt.applyGradients(vars.filter((v) => !v.head).map((v) => ({ name: v.v.name, tensor: grads[v.v.name] })));
-        headOpt.applyGradients(vars.filter((v) => v.head).map((v) => ({ name: v.v.name, tensor: grads[v.v.name] })));
-        lossSum += value.dataSync()[0];
-        batches++;
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(yb, forwardTail(tf, tail, xb, true))) as TF.Scalar, vars.map((v) => v.v));
+        baseOpt.applyGradients(vars.filter((v) => !v.head).map((v) => ({ name: v.v.name, tensor: grads[v.v.name]! })));
+        headOpt.applyGradients(vars.filter((v) => v.head).map((v) => ({ name: v.v.name, tensor: grads[v.v.name]! })));
+        const loss = value.dataSync()[0]!;
         tf.dispose([xb, yb, value, ...Object.values(grads)]);
-      }
-      const f1 = valF1();
-      history.push({ epoch, loss: lossSum / Math.max(1, batches), valMacroF1: f1 });
-      // Ties go to the later epoch: equally good on validation, and fitted further on the training crops.
-      if (f1 >= best.f1 - 1e-9) {
-        release(best.weights);
-        best = { f1, epoch, weights: snapshot() };
-      }
-      bar?.update(epoch, { loss: (lossSum / Math.max(1, batches)).toFixed(4), vf1: f1.toFixed(3) });
-      if (bar === null || !process.stderr.isTTY) log.info(`fine-tune epoch ${epoch}: loss ${(lossSum / Math.max(1, batches)).toFixed(4)}, val macro-F1 ${f1.toFixed(3)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-      if (epoch - best.epoch >= opts.patience) break;
-    }
+        return loss;
+      },
+      validate: () => ({ macroF1: metricsFromConfusion(confusionOf(val.y, predictTail(tf, tail, val.x).map((p) => argmax(Array.from(p))))).macroF1 }),
+      snapshot: () => ({ convs: tail.convs.flatMap((c) => [c.kernel.clone(), c.bias.clone()]), head: tail.head.getWeights().map((w) => w.clone()) }),
+      restore: (w) => {
+        tail.convs.forEach((c, i) => {
+          c.kernel.assign(w.convs[2 * i]!);
+          c.bias.assign(w.convs[2 * i + 1]!);
+        });
+        tail.head.setWeights(w.head);
+      },
+      release: (w) => tf.dispose([...w.convs, ...w.head]),
+    });
+    return {
+      startMacroF1: result.startMacroF1 ?? 0,
+      bestMacroF1: result.bestMacroF1,
+      bestEpoch: result.bestEpoch,
+      epochsRun: result.history.length,
+      history: result.history.map((h) => ({ epoch: h.epoch, loss: h.loss, valMacroF1: h.valMacroF1 })),
+      seconds: result.seconds,
+    };
   } finally {
-    bar?.stop();
     baseOpt.dispose();
     headOpt.dispose();
   }
-  tail.convs.forEach((c, i) => {
-    c.kernel.assign(best.weights.convs[2 * i]);
-    c.bias.assign(best.weights.convs[2 * i + 1]);
-  });
-  tail.head.setWeights(best.weights.head);
-  release(best.weights);
-  const seconds = (Date.now() - started) / 1000;
-  log.info(`fine-tune: best validation macro-F1 ${best.f1.toFixed(3)} at epoch ${best.epoch} of ${history.length} (${seconds.toFixed(1)} s)`);
-  return { startMacroF1: startF1, bestMacroF1: best.f1, bestEpoch: best.epoch, epochsRun: history.length, history, seconds };
 }

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { createLogger } from '../../core/log.js';
 import { LABELS } from '../../core/types.js';
 import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
-import { createProgressBar } from '../progress.js';
-import { createRng, epochSampler } from '../../core/rng.js';
+import { runEpochs, type EpochRecord, type FeatureSet } from './epoch-loop.js';
 import { buildHead } from './mobilenet.js';
 
 /**
@@ -43,15 +42,7 @@ export async function loadTf(): Promise<typeof TF> {
   return tf;
 }
 
-export interface FeatureSet {
-  x: Float32Array[];
-  y: number[];
-  /**
-   * Rows that are copies (augmentations) of one crop, and how many of them an epoch draws: an epoch then sees
-   * each crop `draws` times in a fresh random variant, not every copy every epoch. Without it, every row.
-   */
-  groups?: Array<{ rows: number[]; draws: number }>;
-}
+export type { FeatureSet };
 
 export interface HeadTrainOptions {
   seed: number;
@@ -64,13 +55,6 @@ export interface HeadTrainOptions {
   hidden: number;
   dropout: number;
   progress?: boolean;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  valLoss: number;
-  valMacroF1: number;
 }
 
 export interface HeadTrainResult {
@@ -102,70 +86,49 @@ export function predictRows(tf: typeof TF, model: TF.LayersModel, rows: Float32A
 
 export async function trainHead(train: FeatureSet, val: FeatureSet, opts: HeadTrainOptions): Promise<HeadTrainResult> {
   const tf = await loadTf();
-  const started = Date.now();
   const k = LABELS.length;
-  const dim = train.x[0].length;
-  const head = buildHead(dim, { hidden: opts.hidden, dropout: opts.dropout, classes: k, seed: opts.seed });
+  const head = buildHead(train.x[0]!.length, { hidden: opts.hidden, dropout: opts.dropout, classes: k, seed: opts.seed });
   // Weighted cross-entropy: the one-hot target scaled by its class weight gives −w_c · log p_c.
-  const weightedCe = (yTrue: TF.Tensor, yPred: TF.Tensor) => tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred));
-  head.compile({ optimizer: tf.train.adam(opts.learningRate), loss: weightedCe });
-
-  const weighted = (y: number[], idx: number[]) => {
+  head.compile({ optimizer: tf.train.adam(opts.learningRate), loss: (yTrue: TF.Tensor, yPred: TF.Tensor) => tf.mean(tf.metrics.categoricalCrossentropy(yTrue, yPred)) });
+  const weightedTargets = (idx: number[]) => {
     const t = new Float32Array(idx.length * k);
-    idx.forEach((r, i) => (t[i * k + y[r]] = opts.classWeights[y[r]]));
+    idx.forEach((r, i) => (t[i * k + train.y[r]!] = opts.classWeights[train.y[r]!]!));
     return tf.tensor2d(t, [idx.length, k]);
   };
-  const rng = createRng(opts.seed);
-  const groups = train.groups ?? train.x.map((_, i) => ({ rows: [i], draws: 1 }));
-  const epochRows = epochSampler(groups, rng);
-  const valIdx = val.x.map((_, i) => i);
-  const xVal = stack(tf, val.x, valIdx);
-  const history: EpochRecord[] = [];
-  let best = { f1: -1, epoch: 0, weights: [] as TF.Tensor[] };
-  const bar = opts.progress === false ? null : createProgressBar('head', '{bar} epoch {value}/{total} | loss {loss} | val loss {vloss} | val macro-F1 {vf1} | ETA {eta_formatted}');
-  bar?.start(opts.epochs, 0, { loss: '-', vloss: '-', vf1: '-' });
+  const xVal = stack(tf, val.x, val.x.map((_, i) => i));
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const order = epochRows();
-      let lossSum = 0;
-      let batches = 0;
-      for (let b = 0; b < order.length; b += opts.batchSize) {
-        const idx = order.slice(b, b + opts.batchSize);
+    const result = await runEpochs<TF.Tensor[]>({
+      name: 'head',
+      train,
+      seed: opts.seed,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      patience: opts.patience,
+      progress: opts.progress,
+      step: async (idx) => {
         const xb = stack(tf, train.x, idx);
-        const yb = weighted(train.y, idx);
-        const loss = (await head.trainOnBatch(xb, yb)) as number;
-        xb.dispose();
-        yb.dispose();
-        lossSum += loss;
-        batches++;
-      }
-      const { valLoss, predicted } = tf.tidy(() => {
-        const p = head.predict(xVal) as TF.Tensor2D;
-        const probs = p.arraySync();
-        const yv = tf.oneHot(tf.tensor1d(val.y, 'int32'), k).toFloat();
-        return { valLoss: tf.mean(tf.metrics.categoricalCrossentropy(yv, p)).dataSync()[0], predicted: probs.map(argmax) };
-      });
-      const valMacroF1 = metricsFromConfusion(confusionOf(val.y, predicted)).macroF1;
-      const record = { epoch, loss: lossSum / Math.max(1, batches), valLoss, valMacroF1 };
-      history.push(record);
-      if (valMacroF1 > best.f1 + 1e-9) {
-        best.weights.forEach((w) => w.dispose());
-        best = { f1: valMacroF1, epoch, weights: head.getWeights().map((w) => w.clone()) };
-      }
-      bar?.update(epoch, { loss: record.loss.toFixed(4), vloss: valLoss.toFixed(4), vf1: valMacroF1.toFixed(3) });
-      if (bar === null || !process.stderr.isTTY)
-        log.info(`epoch ${epoch}: loss ${record.loss.toFixed(4)}, val loss ${valLoss.toFixed(4)}, val macro-F1 ${valMacroF1.toFixed(3)}`);
-      if (epoch - best.epoch >= opts.patience) break;
-    }
+        const yb = weightedTargets(idx);
+        try {
+          return (await head.trainOnBatch(xb, yb)) as number;
+        } finally {
+          tf.dispose([xb, yb]);
+        }
+      },
+      validate: () =>
+        tf.tidy(() => {
+          const p = head.predict(xVal) as TF.Tensor2D;
+          const yv = tf.oneHot(tf.tensor1d(val.y, 'int32'), k).toFloat();
+          const predicted = p.arraySync().map(argmax);
+          return { loss: tf.mean(tf.metrics.categoricalCrossentropy(yv, p)).dataSync()[0]!, macroF1: metricsFromConfusion(confusionOf(val.y, predicted)).macroF1 };
+        }),
+      snapshot: () => head.getWeights().map((w) => w.clone()),
+      restore: (w) => head.setWeights(w),
+      release: (w) => tf.dispose(w),
+    });
+    return { head, bestEpoch: result.bestEpoch, epochsRun: result.history.length, history: result.history, seconds: result.seconds };
   } finally {
-    bar?.stop();
     xVal.dispose();
   }
-  head.setWeights(best.weights);
-  best.weights.forEach((w) => w.dispose());
-  const seconds = (Date.now() - started) / 1000;
-  log.info(`head: best validation macro-F1 ${best.f1.toFixed(3)} at epoch ${best.epoch} of ${history.length} (${seconds.toFixed(1)} s)`);
-  return { head, bestEpoch: best.epoch, epochsRun: history.length, history, seconds };
 }
 
 export interface BiasCalibration {

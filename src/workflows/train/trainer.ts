@@ -13,7 +13,7 @@ import { writeModelDir, type ModelDirResult } from './model-dir.js';
 import type { TrainOptions } from './options.js';
 import type { FaceSample } from '../data/photos.js';
 import { readSynthetic, type SyntheticResult } from '../data/synthetic.js';
-import { buildTail, copyTailIntoBase, fineTuneTail, predictTail, resolveCutBase } from './finetune.js';
+import { buildTail, copyTailIntoBase, disposeTail, fineTuneTail, predictTail, resolveCutBase } from './finetune.js';
 import { HEAD_LAYERS } from './mobilenet.js';
 
 /**
@@ -177,7 +177,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     classWeights: Object.fromEntries(LABELS.map((l, i) => [l, Number(classWeights[i].toFixed(4))])),
     head: { hidden: opts.hidden, dropout: opts.dropout, optimizer: 'adam', learningRate: opts.learningRate, batchSize: opts.batchSize },
     epochs: { max: opts.epochs, run: head.epochsRun, best: head.bestEpoch, patience: opts.patience, earlyStopping: 'validation macro-F1' },
-    history: head.history.map((h) => ({ epoch: h.epoch, loss: +h.loss.toFixed(5), valLoss: +h.valLoss.toFixed(5), valMacroF1: +h.valMacroF1.toFixed(4) })),
+    history: head.history.map((h) => ({ epoch: h.epoch, loss: +h.loss.toFixed(5), valLoss: +(h.valLoss ?? NaN).toFixed(5), valMacroF1: +h.valMacroF1.toFixed(4) })),
     biasCalibration: biasCalibration ? { ...biasCalibration, tunedOn: 'validation macro-F1, kept only if it gains ≥ 0.01' } : null,
     seed: opts.seed,
     headSeconds: +head.seconds.toFixed(1),
@@ -208,6 +208,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     training,
     started,
   });
+  if (tuned) disposeTail(tuned.tail);
   const seconds = (Date.now() - started) / 1000;
   log.info(`model ${opts.out} written in ${seconds.toFixed(0)} s`);
   return { out: opts.out, data, synthetic, head, model, seconds };
