@@ -1,16 +1,17 @@
 /**
  * One pipeline measurement in a process of its own (so its peak memory is its own):
  * a 640×480 MJPEG stream from ONE ffmpeg process → the daemon's Pipeline with the real detector,
- * classifier and tracker, lights on a null GPIO, events to a null sink.
+ * classifier and tracker, the door state and the bus (lights and MQTT are subscribers, counted here).
  * argv: faces (1|3) precision (int8|float) inputFps seconds. Prints one JSON line.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../src/core/clock.js';
-import type { EventSink, Signals } from '../src/core/seams.js';
-import type { Label } from '../src/core/types.js';
+import { EventBus } from '../src/core/bus.js';
+import type { DaemonEvents } from '../src/core/daemon-events.js';
 import { loadConfig } from '../src/config/load.js';
 import { Pipeline } from '../src/daemon/pipeline.js';
+import { DoorState } from '../src/decision/door-state.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { ProcessFrameSource } from '../src/source/process-source.js';
@@ -45,33 +46,14 @@ const source = new ProcessFrameSource(
 );
 const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
 const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: precision as 'int8' | 'float' });
+// The daemon's own pieces between the source and the outputs: pipeline, door state, bus.
+const bus = new EventBus<DaemonEvents>();
 let lightChanges = 0;
-let lastShown: Label | null = null;
-const signals: Signals = {
-  start: async () => undefined,
-  stop: async () => undefined,
-  show: (label) => {
-    if (label !== lastShown) lightChanges++;
-    lastShown = label;
-  },
-  mute: () => undefined,
-  lampTest: async () => undefined,
-};
 let events = 0;
-const sink = {
-  publishEvent: async () => void events++,
-  publishState: () => undefined,
-} as unknown as EventSink;
-const pipeline = new Pipeline({
-  source,
-  detector,
-  classifier: () => classifier,
-  tracker: new IouTracker(config.tracker),
-  signals,
-  sink,
-  clock,
-  latencyWindow: 1_000_000,
-});
+bus.on('state.changed', 'bench', () => void lightChanges++);
+bus.on('person.decided', 'bench', () => void events++);
+const door = new DoorState(clock, config.signals.holdMs, (state) => bus.emit('state.changed', state));
+const pipeline = new Pipeline({ source, detector, classifier, tracker: new IouTracker(config.tracker), door, bus, clock, latencyWindow: 1_000_000 });
 
 await source.start();
 pipeline.start();
@@ -91,6 +73,7 @@ const cpu = process.cpuUsage(cpuStart);
 await source.stop();
 await pipeline.stop();
 await detector.close();
+door.stop();
 await classifier.close();
 console.log(
   JSON.stringify({

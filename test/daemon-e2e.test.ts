@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 import { ROOT, runCli } from './helpers/cli.js';
-import { LIGHT_FOR } from '../src/signals/lights.js';
+import { LIGHT_FOR } from '../src/core/labels.js';
 import { ensureDemoClip } from '../src/source/demo-clip.js';
 import type { Label } from '../src/core/types.js';
 

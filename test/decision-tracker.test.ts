@@ -123,11 +123,16 @@ test('a fast move with no overlap continues the track by centroid distance', () 
   assert.equal(u.inView, 2);
 });
 
-test('reset forgets every track', () => {
+test('entered and left: a new face starts a track, a face unseen for lostAfterMs ends it with its label', () => {
   const t = new IouTracker(OPTS);
-  for (let i = 0; i < 3; i++) t.update(i * 100, [face(at(100), 'mask')]);
-  t.reset();
-  const u = t.update(300, [face(at(100), 'mask')]);
-  assert.equal(u.inView, 1);
-  assert.equal(u.showing, null);
+  const first = t.update(0, [face(at(100), 'mask')]);
+  assert.deepEqual(first.entered, [1]);
+  assert.deepEqual(first.left, []);
+  for (let i = 1; i < 4; i++) assert.deepEqual(t.update(i * 100, [face(at(100), 'mask')]).entered, []);
+  const gone = t.update(300 + OPTS.lostAfterMs + 1, []);
+  assert.equal(gone.inView, 0);
+  assert.deepEqual(gone.left, [{ trackId: 1, label: 'mask', frames: 4, durationMs: 300 }]);
+  const undecided = new IouTracker(OPTS);
+  undecided.update(0, [face(at(100), 'mask')]);
+  assert.deepEqual(undecided.update(OPTS.lostAfterMs + 1, []).left, [{ trackId: 1, label: null, frames: 1, durationMs: 0 }]);
 });

@@ -32,7 +32,7 @@ await sink.start();
 const timer = setInterval(() => { if (sink.connected) { clearInterval(timer); console.log('connected'); } }, 10);
 for await (const line of readline.createInterface({ input: process.stdin })) {
   if (line === 'event') {
-    await sink.publishEvent({ trackId: 1, label: 'no_mask', score: 0.9, frames: 4, durationMs: 500, firstSeenAt: 0, decidedAt: 500 }, { name: 'm', sha256: 'x' });
+    await sink.publishEvent({ decision: { trackId: 1, label: 'no_mask', score: 0.9, frames: 4, durationMs: 500, firstSeenAt: 0, decidedAt: 500 }, model: { name: 'm', sha256: 'x' }, source: 'test' });
     console.log('durable');
   }
 }
@@ -97,7 +97,7 @@ test('sink SIGKILLed while the broker is down: a new sink on the same state dir 
   await waitFor('4 events', () => seqs.length >= 4, 5000);
   assert.deepEqual(seqs, [1, 2, 3, 4]);
   await waitFor('outbox empty', () => sink.outboxDepth() === 0);
-  await sink.publishEvent({ trackId: 9, label: 'mask', score: 0.8, frames: 3, durationMs: 300, firstSeenAt: 0, decidedAt: 300 }, { name: 'm', sha256: 'x' });
+  await sink.publishEvent({ decision: { trackId: 9, label: 'mask', score: 0.8, frames: 3, durationMs: 300, firstSeenAt: 0, decidedAt: 300 }, model: { name: 'm', sha256: 'x' }, source: 'test' });
   await waitFor('event 5', () => seqs.length >= 5);
   assert.equal(seqs[4], 5, 'seq continues after the crash');
   await sink.stop();

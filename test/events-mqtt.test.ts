@@ -64,7 +64,7 @@ test('events arrive with QoS 1 and consecutive seq; availability is online, then
   const s = sink(b.url);
   await s.start();
   await waitFor('online', () => got.some((m) => m.topic === 'maskwatch/door1/availability' && m.text === 'online'));
-  for (const label of ['mask', 'no_mask', 'mask_incorrect'] as const) await s.publishEvent(decision(label), MODEL);
+  for (const label of ['mask', 'no_mask', 'mask_incorrect'] as const) await s.publishEvent({ decision: decision(label), model: MODEL, source: 'test' });
   await waitFor('3 events', () => eventsOf(got).length >= 3);
   const events = eventsOf(got);
   assert.deepEqual(events.map((e) => e.seq), [1, 2, 3]);
@@ -101,15 +101,15 @@ test('broker killed and restarted mid-run: every event arrives afterwards, in or
   const s = sink(b.url);
   await s.start();
   await waitFor('connected', () => s.connected);
-  for (let i = 0; i < 5; i++) await s.publishEvent(decision('mask', i), MODEL);
+  for (let i = 0; i < 5; i++) await s.publishEvent({ decision: decision('mask', i), model: MODEL, source: 'test' });
   const stopping = b.stop();
-  for (let i = 5; i < 10; i++) await s.publishEvent(decision('no_mask', i), MODEL);
+  for (let i = 5; i < 10; i++) await s.publishEvent({ decision: decision('no_mask', i), model: MODEL, source: 'test' });
   await stopping;
   await waitFor('sink notices', () => !s.connected);
-  for (let i = 10; i < 15; i++) await s.publishEvent(decision('no_mask', i), MODEL);
+  for (let i = 10; i < 15; i++) await s.publishEvent({ decision: decision('no_mask', i), model: MODEL, source: 'test' });
   assert.ok(s.outboxDepth() >= 5, `outbox holds the events while the broker is down (${s.outboxDepth()})`);
   await b.start();
-  for (let i = 15; i < 20; i++) await s.publishEvent(decision('mask', i), MODEL);
+  for (let i = 15; i < 20; i++) await s.publishEvent({ decision: decision('mask', i), model: MODEL, source: 'test' });
   await waitFor('20 events', () => uniqueSeqs(eventsOf(got)).length >= 20, 10_000);
   assert.deepEqual(uniqueSeqs(eventsOf(got)), range(1, 20));
   await waitFor('outbox drained', () => s.outboxDepth() === 0);
@@ -130,7 +130,7 @@ test('outbox bound: with the broker away at start, ONE log line, the oldest are 
   const s = sink(b.url, { outboxMax: 3 }, {}, dir);
   try {
     await s.start();
-    for (let i = 0; i < 5; i++) await s.publishEvent(decision('mask', i), MODEL);
+    for (let i = 0; i < 5; i++) await s.publishEvent({ decision: decision('mask', i), model: MODEL, source: 'test' });
     await new Promise((r) => setTimeout(r, 600));
   } finally {
     setLogSink(previous);
@@ -273,7 +273,7 @@ test('MQTT 3.1.1 works too', { timeout: 30_000 }, async () => {
   await sub.subscribeAsync('maskwatch/door1/#', { qos: 1 });
   const s = sink(b.url, { protocolVersion: 4 });
   await s.start();
-  await s.publishEvent(decision('mask'), MODEL);
+  await s.publishEvent({ decision: decision('mask'), model: MODEL, source: 'test' });
   await waitFor('event', () => eventsOf(got).length === 1);
   assert.equal(eventsOf(got)[0].seq, 1);
   await s.stop();

@@ -39,7 +39,7 @@ test('parseCommand: JSON objects only, known names and keys, id echoed', () => {
     ['mute', '"5"', /JSON object/],
     ['mute', 'null', /JSON object/],
     ['mute', '{', /not valid JSON/],
-    ['reboot', '{}', /unknown command 'reboot'/],
+    ['reboot', '{}', /unknown command "reboot"/],
     ['lamp-test', '{"id": {"a": 1}}', /id must be/],
   ];
   for (const [name, body, message] of bad) {

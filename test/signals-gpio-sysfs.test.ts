@@ -130,11 +130,11 @@ test('an uncaught exception still turns the lines off (installExitSafety)', () =
   const src = (p: string) => JSON.stringify(fileURLToPath(new URL(p, import.meta.url)));
   const script = `
     import { SysfsGpio } from ${src('../src/signals/gpio-sysfs.ts')};
-    import { installExitSafety } from ${src('../src/signals/lights.ts')};
+    import { installExitSafety } from ${src('../src/daemon/exit-safety.ts')};
     import fs from 'node:fs';
     const gpio = new SysfsGpio({ root: ${JSON.stringify(root)}, chip: 'pinctrl-rp1', activeLow: false });
     await gpio.open({ red: 17 });
-    installExitSafety(gpio);
+    installExitSafety({ stop: async () => undefined }, { linesOff: () => gpio.offSync() });
     gpio.set('red', true);
     fs.writeFileSync(${JSON.stringify(path.join(dir, 'was-on'))}, fs.readFileSync(${JSON.stringify(path.join(root, 'gpio588', 'value'))}));
     setTimeout(() => { throw new Error('boom'); }, 10);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.js';
 import { createLogger, errorMessage, setLogLevel, type LogLevel } from '../core/log.js';
+import type { Daemon } from '../daemon/daemon.js';
 
 const log = createLogger('run');
 
@@ -55,14 +56,15 @@ export function register(program: Command): void {
       setLogLevel(config.log.level as LogLevel);
       const { buildDaemon } = await import('../daemon/factory.js');
       const { installExitSafety } = await import('../daemon/exit-safety.js');
-      let daemon;
+      // Signals are handled from here on, model loading included: a stop during start-up is an orderly one.
+      let daemon: Daemon | null = null;
+      installExitSafety({ stop: async () => daemon?.stop() }, { linesOff: () => daemon?.offSync() });
       try {
         daemon = await buildDaemon(config);
       } catch (err) {
         process.stderr.write(`maskwatch: ${errorMessage(err)}\n`);
         process.exit(2);
       }
-      installExitSafety(daemon);
       try {
         await daemon.start();
       } catch (err) {

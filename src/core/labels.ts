@@ -30,3 +30,6 @@ export function labelIndex(label: Label): number {
 export function isLabel(value: unknown): value is Label {
   return typeof value === 'string' && (LABELS as readonly string[]).includes(value);
 }
+
+/** The light each label shows at the door: the one label-to-light map. */
+export const LIGHT_FOR: Record<Label, 'green' | 'red' | 'amber'> = { mask: 'green', no_mask: 'red', mask_incorrect: 'amber' };

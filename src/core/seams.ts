@@ -3,6 +3,7 @@
  * cannot run the real part, one fake. Constructors only store their arguments;
  * start() does the work; stop() undoes it.
  */
+import type { PersonDecided, PersonEntered, PersonLeft } from './daemon-events.js';
 import type { Box, ClassifiedFace, Decision, Face, Frame, Label, Verdict } from './types.js';
 
 // ---------- frame source ----------
@@ -53,17 +54,26 @@ export interface MaskClassifier {
 }
 
 // ---------- decision ----------
+/** A track that ended on this update (unseen for lostAfterMs). */
+export interface TrackEnd {
+  trackId: number;
+  label: Label | null;
+  frames: number;
+  durationMs: number;
+}
 export interface TrackerUpdate {
+  /** Tracks started on this update (a new face). */
+  entered: number[];
   /** Tracks decided on this update: one per person, never repeated for the same track. */
   decided: Decision[];
+  left: TrackEnd[];
   /** Tracks currently in view (decided or not). */
   inView: number;
-  /** The label the lights should show now: the most severe decided label in view (no_mask > mask_incorrect > mask), or null. */
+  /** The most severe decided label in view (no_mask > mask_incorrect > mask), or null. */
   showing: Label | null;
 }
 export interface Tracker {
   update(now: number, faces: ClassifiedFace[]): TrackerUpdate;
-  reset(): void;
 }
 
 // ---------- signals ----------
@@ -82,11 +92,15 @@ export interface GpioDriver {
 export interface Signals {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Shows a label (light + its buzzer pattern once), or null: lights off after the hold time. */
-  show(label: Label | null): void;
+  /** The light that is on: one colour or none (the door state decides which, src/decision/door-state.ts). */
+  setLight(light: LightColour | 'off'): void;
+  /** Plays a label's buzzer pattern once (unless muted or in quiet hours). */
+  buzz(label: Label): void;
   /** Silences the buzzer for ms (0 un-mutes). */
   mute(ms: number): void;
   lampTest(): Promise<void>;
+  /** The exit path: every line off now, synchronously; never throws. */
+  offSync(): void;
 }
 
 // ---------- events ----------
@@ -119,7 +133,9 @@ export interface EventSink {
   /** Publishes offline and closes; events not yet acknowledged stay in the outbox. */
   stop(): Promise<void>;
   /** Durable once the promise resolves (in the outbox or acknowledged by the broker). */
-  publishEvent(decision: Decision, model: { name: string; sha256: string }): Promise<void>;
+  publishEvent(decided: PersonDecided): Promise<void>;
+  /** A person came into view or left (not durable: a live signal, like the state). */
+  publishPerson(change: PersonEntered | PersonLeft): void;
   publishState(state: DaemonState): void;
   publishStats(stats: DaemonStats): void;
   publishCameraState(state: SourceState, detail?: string): void;

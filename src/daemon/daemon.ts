@@ -1,9 +1,18 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+/**
+ * The kiosk daemon: starts the parts in order (sink, signals with lamp test, outputs, source, pipeline), says READY once
+ * a frame went all the way through (or the camera is away and retrying), and stops them in reverse, each step guarded:
+ * lights off and the retained state `off` before the broker connection closes.
+ */
+import { EventBus } from '../core/bus.js';
+import type { Clock } from '../core/clock.js';
+import type { DaemonEvents } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, Signals, Tracker } from '../core/seams.js';
+import { DoorState } from '../decision/door-state.js';
 import { WatchdogGate } from '../system/watchdog.js';
+import { LightsOutput, MqttOutput } from './outputs.js';
 import { Pipeline } from './pipeline.js';
-import { readCpuTemperature } from './stats.js';
+import { StatsReporter } from './stats-reporter.js';
 
 const log = createLogger('daemon');
 
@@ -18,65 +27,91 @@ export interface DaemonParts {
   sink: EventSink;
   notifier: Notifier;
   clock: Clock;
+  /** The light stays on this long after the last decided person left view. */
+  holdMs: number;
   statsIntervalMs: number;
+  /** How often the one-line health summary is logged. */
+  healthLogMs?: number;
   watchdog: boolean;
 }
 
-/**
- * The kiosk daemon: starts the parts in order (sink, signals with lamp test, source, pipeline),
- * says READY once a frame went all the way through, and stops them in reverse, each step guarded.
- */
 export class Daemon {
+  /** Everything the pipeline tells its outputs; tests and the benchmark may subscribe too. */
+  readonly bus = new EventBus<DaemonEvents>();
+  readonly door: DoorState;
   private pipeline: Pipeline | null = null;
-  private classifier: MaskClassifier;
-  private statsTimer: TimerHandle | null = null;
+  private readonly outputs: Array<LightsOutput | MqttOutput>;
+  private reporter: StatsReporter | null = null;
   private watchdog: WatchdogGate | null = null;
   private readyAnnounced = false;
-  private firstFrameSeen = false;
+  private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private readonly firstFrame: Promise<void>;
-  private resolveFirstFrame!: () => void;
   private readonly sourceEnded: Promise<void>;
   private resolveSourceEnded!: () => void;
 
   constructor(private readonly parts: DaemonParts) {
-    this.classifier = parts.classifier;
-    this.firstFrame = new Promise((resolve) => (this.resolveFirstFrame = resolve));
+    this.door = new DoorState(parts.clock, parts.holdMs, (state) => this.bus.emit('state.changed', state));
+    this.outputs = [new LightsOutput(this.bus, parts.signals), new MqttOutput(this.bus, parts.sink)];
+    this.firstFrame = new Promise((resolve) => {
+      const off = this.bus.on('frame.processed', 'readiness', () => {
+        off();
+        resolve();
+        this.announceReady('first frame processed');
+      });
+    });
     this.sourceEnded = new Promise((resolve) => (this.resolveSourceEnded = resolve));
   }
 
-  async start(): Promise<void> {
+  /** Starts the parts in order; a stop() meanwhile waits for this, and this skips what is left once a stop began. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const { sink, signals, source, clock, notifier } = this.parts;
     sink.onCommand((name, payload) => this.command(name, payload));
     await sink.start();
     await signals.start();
+    if (this.stopping) return;
+    for (const o of this.outputs) o.start();
     source.onStateChange((state, detail) => {
-      sink.publishCameraState(state, detail);
-      // While the source retries on its own, the daemon is healthy: keep the watchdog fed.
-      this.watchdog?.idleOk(state === 'retrying');
+      log.info(`camera ${state}${detail ? `: ${detail}` : ''}`);
+      this.bus.emit('camera.changed', { state, detail });
       if (state !== 'streaming') notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
       // Up without a camera is still up: READY so systemd does not time the start out.
       if (state === 'retrying') this.announceReady('camera away, retrying');
       if (state === 'ended') this.resolveSourceEnded();
     });
-    await source.start();
-    this.pipeline = new Pipeline({
-      source,
-      detector: this.parts.detector,
-      classifier: () => this.classifier,
-      tracker: this.parts.tracker,
-      signals,
-      sink,
-      clock,
-      onFrameProcessed: (now) => this.frameProcessed(now),
-    });
-    this.pipeline.start();
-    if (this.parts.statsIntervalMs > 0) this.statsTimer = clock.setInterval(() => this.publishStats(), this.parts.statsIntervalMs);
     if (this.parts.watchdog) {
-      this.watchdog = new WatchdogGate(notifier, clock);
-      if (!this.watchdog.start()) this.watchdog = null;
+      const gate = new WatchdogGate(notifier, clock);
+      if (gate.start()) {
+        this.watchdog = gate;
+        this.bus.on('frame.processed', 'watchdog', (f) => gate.frameProcessed(f.at));
+        // While the source retries on its own, the daemon is healthy: keep the watchdog fed.
+        this.bus.on('camera.changed', 'watchdog', (c) => gate.idleOk(c.state === 'retrying'));
+      }
     }
-    log.info(`started: camera ${source.description}, model ${this.classifier.info.name} (${this.classifier.info.precision})`);
+    if (this.stopping) return;
+    await source.start();
+    const pipeline = new Pipeline({ source, detector: this.parts.detector, classifier: this.parts.classifier, tracker: this.parts.tracker, door: this.door, bus: this.bus, clock });
+    this.pipeline = pipeline;
+    pipeline.start();
+    this.reporter = new StatsReporter({
+      bus: this.bus,
+      clock,
+      source,
+      stats: pipeline.stats,
+      peopleInView: () => this.door.state.peopleInView,
+      outboxDepth: () => sink.outboxDepth(),
+      notifier,
+      statsIntervalMs: this.parts.statsIntervalMs,
+      healthLogMs: this.parts.healthLogMs ?? 10 * 60_000,
+    });
+    this.reporter.start();
+    const c = this.parts.classifier.info;
+    log.info(`started: camera ${source.description}, model ${c.name} (${c.precision})`);
   }
 
   /** Resolves when the first frame has gone through the whole pipeline (READY=1 is sent then). */
@@ -89,13 +124,24 @@ export class Daemon {
     return this.sourceEnded;
   }
 
+  /** The stats as the next `stats` message would carry them (null before start). */
+  sampleStats() {
+    return this.reporter?.sample() ?? null;
+  }
+
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
     return this.stopping;
   }
 
+  /** The exit path: every GPIO line off now, synchronously. */
+  offSync(): void {
+    this.parts.signals.offSync();
+  }
+
   private async doStop(): Promise<void> {
-    const { notifier, source, signals, sink, detector, clock } = this.parts;
+    const { notifier, source, signals, sink, detector } = this.parts;
+    await this.starting?.catch(() => undefined);
     const step = async (name: string, fn: () => unknown) => {
       try {
         await fn();
@@ -105,29 +151,20 @@ export class Daemon {
     };
     await step('notify', () => notifier.stopping());
     await step('timers', () => {
-      if (this.statsTimer) clock.clearInterval(this.statsTimer);
+      this.reporter?.stop();
       this.watchdog?.stop();
     });
     await step('camera', () => source.stop());
     await step('pipeline', () => this.pipeline?.stop());
+    // The door shows nothing from here on: lights off, and the retained state says so before MQTT closes.
+    await step('door', () => this.door.stop());
+    for (const o of this.outputs) await step('outputs', () => o.stop());
     await step('lights', () => signals.stop());
-    // The retained state says what the door shows: after a stop, nothing.
-    await step('state', () => sink.publishState({ light: 'off', label: null, peopleInView: 0 }));
     await step('mqtt', () => sink.stop());
     await step('detector', () => detector.close());
-    await step('classifier', () => this.classifier.close());
+    await step('classifier', () => (this.pipeline?.currentClassifier ?? this.parts.classifier).close());
     await step('notify', () => notifier.close());
     log.info('stopped');
-  }
-
-  /** WATCHDOG=1 goes out only while frames really flow (WatchdogGate): a hung pipeline gets the daemon restarted. */
-  private frameProcessed(now: number): void {
-    this.watchdog?.frameProcessed(now);
-    if (!this.firstFrameSeen) {
-      this.firstFrameSeen = true;
-      this.resolveFirstFrame();
-      this.announceReady('first frame processed');
-    }
   }
 
   private announceReady(why: string): void {
@@ -137,29 +174,8 @@ export class Daemon {
     log.info(`ready: ${why}`);
   }
 
-  private publishStats(): void {
-    if (!this.pipeline) return;
-    const { clock, source, sink, notifier } = this.parts;
-    const now = clock.now();
-    const s = source.stats();
-    const rates = this.pipeline.stats.sample(now, s.received);
-    sink.publishStats({
-      framesInPerS: round(rates.inPerS),
-      framesProcessedPerS: round(rates.processedPerS),
-      droppedFrames: s.dropped,
-      latencyP50Ms: round(this.pipeline.stats.latencyQuantile(0.5)),
-      latencyP95Ms: round(this.pipeline.stats.latencyQuantile(0.95)),
-      cpuTempC: readCpuTemperature(),
-      rssMb: round(process.memoryUsage().rss / 2 ** 20),
-      uptimeS: Math.round(this.pipeline.stats.uptimeS(now)),
-      outboxDepth: sink.outboxDepth(),
-      cameraState: source.state,
-      cameraRestarts: s.restarts,
-    });
-    if (source.state === 'streaming') notifier.status(`${rates.processedPerS.toFixed(1)} frames/s processed, ${this.pipeline.state.peopleInView} in view`);
-  }
-
-  private async command(name: CommandName, payload: Record<string, unknown>): Promise<CommandResult> {
+  /** Runs one command; the command router hands them over one at a time. */
+  async command(name: CommandName, payload: Record<string, unknown>): Promise<CommandResult> {
     switch (name) {
       case 'lamp-test':
         await this.parts.signals.lampTest();
@@ -170,22 +186,31 @@ export class Daemon {
         this.parts.signals.mute(ms);
         return { ok: true, message: ms ? `buzzer muted for ${Math.round(ms / 1000)} s` : 'buzzer un-muted' };
       }
-      case 'reload-model': {
-        let next: MaskClassifier;
-        try {
-          next = await this.parts.loadClassifier();
-        } catch (err) {
-          return { ok: false, message: `model not reloaded, still running ${this.classifier.info.name}: ${errorMessage(err)}` };
-        }
-        const previous = this.classifier;
-        this.classifier = next;
-        await previous.close().catch(() => undefined);
-        log.info(`model reloaded: ${next.info.name} ${next.info.sha256.slice(0, 12)}`);
-        return { ok: true, message: `model ${next.info.name} ${next.info.sha256.slice(0, 12)} loaded` };
-      }
+      case 'reload-model':
+        return this.reloadModel();
       default:
-        return { ok: false, message: `unknown command ${String(name)}` };
+        return { ok: false, message: `unknown command ${JSON.stringify(String(name))}` };
     }
+  }
+
+  private async reloadModel(): Promise<CommandResult> {
+    const pipeline = this.pipeline;
+    const running = pipeline?.currentClassifier ?? this.parts.classifier;
+    let next: MaskClassifier;
+    try {
+      next = await this.parts.loadClassifier();
+    } catch (err) {
+      return { ok: false, message: `model not reloaded, still running ${running.info.name}: ${errorMessage(err)}` };
+    }
+    if (!pipeline) {
+      await next.close();
+      return { ok: false, message: 'not running yet' };
+    }
+    // The old classifier is closed only once the frame that may still use it is done.
+    const previous = await pipeline.useClassifier(next);
+    await previous.close().catch(() => undefined);
+    log.info(`model reloaded: ${next.info.name} ${next.info.sha256.slice(0, 12)}`);
+    return { ok: true, message: `model ${next.info.name} ${next.info.sha256.slice(0, 12)} loaded` };
   }
 }
 
@@ -197,4 +222,3 @@ function muteMs(payload: Record<string, unknown>): number | null {
   return null;
 }
 
-const round = (v: number) => Math.round(v * 10) / 10;

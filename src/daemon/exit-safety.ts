@@ -2,22 +2,36 @@ import { createLogger, errorMessage } from '../core/log.js';
 
 const log = createLogger('daemon');
 
-export interface Stoppable {
+export interface ExitTarget {
   stop(): Promise<void>;
 }
 
-/** SIGTERM/SIGINT: stop in order within the deadline, exit 0. An uncaught error: stop what can be stopped, exit 1. */
-export function installExitSafety(daemon: Stoppable, deadlineMs = 1800): void {
+export interface ExitOptions {
+  /** Lines off synchronously on process 'exit' (which Node also reaches after an uncaught error). */
+  linesOff: () => void;
+  deadlineMs?: number;
+}
+
+/**
+ * The one exit path. SIGTERM/SIGINT: stop in order within the deadline, exit 0; a second signal while stopping is
+ * noted and does not cut the stop short (`timeout` and systemd both signal twice). An uncaught error: stop what can be
+ * stopped, exit 1. On process 'exit', whatever happened, the GPIO lines go off synchronously.
+ */
+export function installExitSafety(target: ExitTarget, opts: ExitOptions): () => void {
   let exiting = false;
+  const deadlineMs = opts.deadlineMs ?? 1800;
   const exitAfterStop = (code: number, why: string) => {
-    if (exiting) return;
+    if (exiting) {
+      log.info(`${why} while stopping: still stopping`);
+      return;
+    }
     exiting = true;
     log.info(`${why}: stopping`);
     const timer = setTimeout(() => {
       log.error(`stop took longer than ${deadlineMs} ms; exiting anyway`);
       process.exit(code || 1);
     }, deadlineMs);
-    daemon
+    target
       .stop()
       .catch((err) => log.error(`stop failed: ${errorMessage(err)}`))
       .finally(() => {
@@ -25,14 +39,33 @@ export function installExitSafety(daemon: Stoppable, deadlineMs = 1800): void {
         process.exit(code);
       });
   };
-  process.once('SIGTERM', () => exitAfterStop(0, 'SIGTERM'));
-  process.once('SIGINT', () => exitAfterStop(0, 'SIGINT'));
-  process.on('uncaughtException', (err) => {
+  const onExit = () => {
+    try {
+      opts.linesOff();
+    } catch {
+      /* nothing more to do on the way out */
+    }
+  };
+  const onTerm = () => exitAfterStop(0, 'SIGTERM');
+  const onInt = () => exitAfterStop(0, 'SIGINT');
+  const onError = (err: Error) => {
     log.error(`uncaught error: ${err.stack ?? errorMessage(err)}`);
     exitAfterStop(1, 'uncaught error');
-  });
-  process.on('unhandledRejection', (reason) => {
+  };
+  const onRejection = (reason: unknown) => {
     log.error(`unhandled rejection: ${errorMessage(reason)}`);
     exitAfterStop(1, 'unhandled rejection');
-  });
+  };
+  process.on('exit', onExit);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onRejection);
+  return () => {
+    process.off('exit', onExit);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onRejection);
+  };
 }

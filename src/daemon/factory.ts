@@ -5,7 +5,7 @@ import type { EventSink, Notifier } from '../core/seams.js';
 import { IouTracker } from '../decision/tracker.js';
 import { MqttEventSink } from '../events/mqtt-sink.js';
 import { createGpioDriver } from '../signals/create-gpio-driver.js';
-import { installExitSafety as installLinesOff, Lights, lightsOptionsFromConfig } from '../signals/lights.js';
+import { Lights, lightsOptionsFromConfig } from '../signals/lights.js';
 import { createFrameSource } from '../source/create-frame-source.js';
 import { SystemdNotifier } from '../system/notify.js';
 import { createFaceDetector, detectorOptionsFromConfig } from '../vision/blazeface-detector.js';
@@ -31,8 +31,6 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
   const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
   const driver = createGpioDriver(config.signals);
   const signals = new Lights(driver, lightsOptionsFromConfig(config.signals), clock);
-  // Lines off on every exit path, an uncaught error included.
-  installLinesOff(signals);
   log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${config.detector.model}`);
   return new Daemon({
     source: createFrameSource(config, clock),
@@ -41,9 +39,10 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
     loadClassifier,
     tracker: new IouTracker(config.tracker),
     signals,
-    sink: overrides.sink ?? new MqttEventSink({ mqtt: config.mqtt, deviceId: config.deviceId, stateDir: config.stateDir, clock }),
+    sink: overrides.sink ?? new MqttEventSink({ mqtt: config.mqtt, deviceId: config.deviceId, stateDir: config.stateDir, clock, modelName: classifier.info.name }),
     notifier: overrides.notifier ?? new SystemdNotifier(),
     clock,
+    holdMs: config.signals.holdMs,
     statsIntervalMs: config.mqtt.statsIntervalS * 1000,
     watchdog: config.systemd.watchdog,
   });

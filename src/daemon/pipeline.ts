@@ -1,8 +1,15 @@
+/**
+ * One frame's way: newest JPEG → RGB → faces → verdicts → tracker → the door state and the bus. The pipeline knows
+ * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. Frames that arrive while one is being
+ * processed are replaced by newer ones (counted by the source).
+ */
+import type { EventBus } from '../core/bus.js';
 import type { Clock } from '../core/clock.js';
+import type { DaemonEvents } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
-import type { EventSink, FaceDetector, FrameSource, MaskClassifier, Signals, Tracker, DaemonState } from '../core/seams.js';
+import type { FaceDetector, FrameSource, MaskClassifier, Tracker } from '../core/seams.js';
 import type { ClassifiedFace, Frame } from '../core/types.js';
-import { LIGHT_FOR } from '../signals/lights.js';
+import type { DoorState } from '../decision/door-state.js';
 import { decodeImage } from '../vision/image-decode.js';
 import { PipelineStats } from './stats.js';
 
@@ -11,32 +18,31 @@ const log = createLogger('pipeline');
 export interface PipelineParts {
   source: FrameSource;
   detector: FaceDetector;
-  /** A getter, so reload-model can swap the classifier between frames. */
-  classifier: () => MaskClassifier;
+  classifier: MaskClassifier;
   tracker: Tracker;
-  signals: Signals;
-  sink: EventSink;
+  door: DoorState;
+  bus: EventBus<DaemonEvents>;
   clock: Clock;
-  /** Called after every processed frame (watchdog gate, first-frame readiness). */
-  onFrameProcessed?: (now: number) => void;
   /** How many recent latencies the stats keep (the benchmark keeps them all). */
   latencyWindow?: number;
 }
 
-/**
- * One frame's way: newest JPEG → RGB → faces → verdicts → tracker → lights and events.
- * Frames that arrive while one is being processed are replaced by newer ones (counted by the source).
- */
 export class Pipeline {
   readonly stats: PipelineStats;
   private running = false;
   private loop: Promise<void> | null = null;
-  private lastState: DaemonState = { light: 'off', label: null, peopleInView: 0 };
-  private pendingEvents = new Set<Promise<void>>();
+  private inFlight: Promise<void> = Promise.resolve();
+  private classifier: MaskClassifier;
   private frameErrors = 0;
 
   constructor(private readonly parts: PipelineParts) {
     this.stats = new PipelineStats(parts.clock.now(), parts.latencyWindow);
+    this.classifier = parts.classifier;
+  }
+
+  /** The classifier the next frame will use. */
+  get currentClassifier(): MaskClassifier {
+    return this.classifier;
   }
 
   start(): void {
@@ -44,15 +50,18 @@ export class Pipeline {
     this.loop = this.run();
   }
 
-  /** Stops taking frames; resolves once the frame in flight and the events it made are done. */
+  /** Stops taking frames; resolves once the frame in flight is done. */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
-    await Promise.allSettled([...this.pendingEvents]);
   }
 
-  get state(): DaemonState {
-    return this.lastState;
+  /** Frames from now on use `next`; resolves to the previous classifier once no frame uses it any more (safe to close). */
+  async useClassifier(next: MaskClassifier): Promise<MaskClassifier> {
+    const previous = this.classifier;
+    this.classifier = next;
+    await this.inFlight;
+    return previous;
   }
 
   private async run(): Promise<void> {
@@ -60,39 +69,37 @@ export class Pipeline {
     while (this.running) {
       const encoded = await source.nextFrame();
       if (!encoded || !this.running) break;
-      try {
-        await this.process(encoded.jpeg, encoded.seq, encoded.capturedAt);
-        this.frameErrors = 0;
-      } catch (err) {
+      this.inFlight = this.process(encoded.jpeg, encoded.seq, encoded.capturedAt).then(
+        () => void (this.frameErrors = 0),
         // A corrupt frame or a failed inference loses that frame only.
-        if (this.frameErrors++ % 100 === 0) log.warn(`frame ${encoded.seq} skipped: ${errorMessage(err)}`);
-      }
+        (err: unknown) => {
+          if (this.frameErrors++ % 100 === 0) log.warn(`frame ${encoded.seq} skipped: ${errorMessage(err)}`);
+        },
+      );
+      await this.inFlight;
     }
   }
 
   private async process(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
-    const { detector, tracker, signals, clock } = this.parts;
+    const { detector, tracker, clock, bus, door, source } = this.parts;
     const frame = await decodeFrame(jpeg, seq, capturedAt);
     const faces = await detector.detect(frame);
-    const classifier = this.parts.classifier();
+    const classifier = this.classifier;
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
     const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...verdicts[i]! }));
     const now = clock.now();
     const update = tracker.update(now, classified);
-    signals.show(update.showing);
+    const from = source.description;
+    for (const trackId of update.entered) bus.emit('person.entered', { trackId, at: now, source: from });
     for (const decision of update.decided) {
       log.info(`person ${decision.trackId}: ${decision.label} (${decision.score.toFixed(2)}, ${decision.frames} frames)`);
-      const p = this.parts.sink.publishEvent(decision, { name: classifier.info.name, sha256: classifier.info.sha256 });
-      this.pendingEvents.add(p);
-      p.catch((err) => log.error(`event for person ${decision.trackId} not stored: ${errorMessage(err)}`)).finally(() => this.pendingEvents.delete(p));
+      bus.emit('person.decided', { decision, model: { name: classifier.info.name, sha256: classifier.info.sha256 }, source: from });
     }
-    const state: DaemonState = { light: update.showing ? LIGHT_FOR[update.showing] : 'off', label: update.showing, peopleInView: update.inView };
-    if (state.light !== this.lastState.light || state.label !== this.lastState.label || state.peopleInView !== this.lastState.peopleInView) {
-      this.lastState = state;
-      this.parts.sink.publishState(state);
-    }
-    this.stats.frameProcessed(clock.now() - capturedAt);
-    this.parts.onFrameProcessed?.(clock.now());
+    for (const end of update.left) bus.emit('person.left', { ...end, at: now, source: from });
+    door.update(update.showing, update.inView);
+    const done = clock.now();
+    this.stats.frameProcessed(done - capturedAt);
+    bus.emit('frame.processed', { seq, at: done, latencyMs: done - capturedAt, faces: faces.length });
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Tracker, TrackerUpdate } from '../core/seams.js';
+import type { TrackEnd, Tracker, TrackerUpdate } from '../core/seams.js';
 import { LABELS, type Box, type ClassifiedFace, type Decision, type Label, type Probs } from '../core/types.js';
 import { iou } from '../core/geometry.js';
 
@@ -39,7 +39,7 @@ function median(values: number[]): number {
 /**
  * Greedy IoU tracker with a centroid-distance fallback for fast moves. Each track's label
  * is the median of its recent scores; each track is decided at most once (one person, one
- * event). Pure: time comes in with each update.
+ * event); a track unseen for lostAfterMs ends (`left`). Pure: time comes in with each update.
  */
 export class IouTracker implements Tracker {
   private tracks: Track[] = [];
@@ -47,18 +47,21 @@ export class IouTracker implements Tracker {
 
   constructor(private readonly opts: TrackerOptions) {}
 
-  reset(): void {
-    this.tracks = [];
-  }
-
   update(now: number, faces: ClassifiedFace[]): TrackerUpdate {
-    this.tracks = this.tracks.filter((t) => now - t.lastSeenAt <= this.opts.lostAfterMs);
+    const left: TrackEnd[] = [];
+    this.tracks = this.tracks.filter((t) => {
+      if (now - t.lastSeenAt <= this.opts.lostAfterMs) return true;
+      left.push({ trackId: t.id, label: t.decision?.label ?? null, frames: t.frames, durationMs: t.lastSeenAt - t.firstSeenAt });
+      return false;
+    });
     const assigned = this.match(faces);
+    const entered: number[] = [];
     for (let f = 0; f < faces.length; f++) {
       let track = assigned.get(f);
       if (!track) {
         track = { id: this.nextId++, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null };
         this.tracks.push(track);
+        entered.push(track.id);
       }
       track.box = faces[f].box;
       track.lastSeenAt = now;
@@ -78,7 +81,7 @@ export class IouTracker implements Tracker {
     for (const t of this.tracks) {
       if (t.decision && (showing === null || SEVERITY.indexOf(t.decision.label) < SEVERITY.indexOf(showing))) showing = t.decision.label;
     }
-    return { decided, inView: this.tracks.length, showing };
+    return { entered, decided, left, inView: this.tracks.length, showing };
   }
 
   /** Face index → existing track: IoU pairs first (best first), then nearest centroids for what is left. */

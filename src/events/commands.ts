@@ -1,6 +1,7 @@
 /** Parsing and checking of MQTT command requests (`cmd/<name>`), before any handler runs. */
 import type { CommandName } from '../core/seams.js';
 import { COMMAND_NAMES } from './topics.js';
+import { quoteUntrusted } from './untrusted.js';
 
 export type ParsedCommand =
   | { ok: true; name: CommandName; payload: Record<string, unknown>; id?: string | number }
@@ -35,12 +36,12 @@ export function parseCommand(name: string, raw: Buffer | string): ParsedCommand 
   }
   const withId = <T extends object>(r: T) => (id === undefined ? r : { ...r, id });
   if (!(COMMAND_NAMES as readonly string[]).includes(name)) {
-    return withId({ ok: false as const, message: `unknown command '${name}' (known: ${COMMAND_NAMES.join(', ')})` });
+    return withId({ ok: false as const, message: `unknown command ${quoteUntrusted(name)} (known: ${COMMAND_NAMES.join(', ')})` });
   }
   const command = name as CommandName;
   const unknown = Object.keys(payload).filter((k) => !ALLOWED_KEYS[command].includes(k));
   if (unknown.length) {
-    return withId({ ok: false as const, message: `unknown key(s) ${unknown.join(', ')}` });
+    return withId({ ok: false as const, message: `unknown key(s) ${unknown.slice(0, 5).map((k) => quoteUntrusted(k, 40)).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}` });
   }
   if (command === 'mute') {
     const keys = Object.keys(payload);

@@ -3,6 +3,7 @@
  * `<discoveryPrefix>/<component>/maskwatch_<deviceId>/<object>/config`.
  */
 import { LABELS } from '../core/types.js';
+import type { MqttConnection } from './mqtt-connection.js';
 import type { Topics } from './topics.js';
 
 export interface DiscoveryMessage {
@@ -72,4 +73,33 @@ export function discoveryMessages(o: DiscoveryOptions): DiscoveryMessage[] {
 /** Empty retained messages on the same topics: Home Assistant removes the entities. */
 export function discoveryRemovals(o: DiscoveryOptions): DiscoveryMessage[] {
   return entities(o.topics).map((e) => ({ topic: configTopic(o, e), payload: '' }));
+}
+
+/**
+ * Announces the entities on every connection, and again when Home Assistant says it is back (`<prefix>/status`
+ * `online`). With discovery turned off it clears what an earlier run announced.
+ */
+export class HaDiscovery {
+  constructor(
+    private readonly connection: MqttConnection,
+    private readonly opts: DiscoveryOptions & { enabled: boolean },
+  ) {}
+
+  private get statusTopic(): string {
+    return `${this.opts.discoveryPrefix}/status`;
+  }
+
+  start(): void {
+    this.connection.onConnect(() => {
+      if (this.opts.enabled) this.connection.subscribe(this.statusTopic, { qos: 0 });
+      this.announce();
+    });
+    this.connection.onMessage((topic, payload) => {
+      if (this.opts.enabled && topic === this.statusTopic && payload.toString() === 'online') this.announce();
+    });
+  }
+
+  private announce(): void {
+    for (const msg of this.opts.enabled ? discoveryMessages(this.opts) : discoveryRemovals(this.opts)) this.connection.publish(msg.topic, msg.payload, { qos: 1, retain: true });
+  }
 }

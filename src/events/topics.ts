@@ -14,6 +14,10 @@ export interface EventPayload {
   seq: number;
   ts: string;
   device: string;
+  /** The camera that saw the person: its device (`v4l2:/dev/video0`, `libcamera`, …) or `demo`. */
+  source: string;
+  /** The tracker's id of the person, also in the person topic's entered/left messages. */
+  trackId: number;
   label: Label;
   score: number;
   frames: number;
@@ -22,6 +26,19 @@ export interface EventPayload {
 }
 
 export type StatePayload = DaemonState;
+
+/** A person came into view or left it: live, not stored (the decision is the event). */
+export interface PersonPayload {
+  type: 'entered' | 'left';
+  trackId: number;
+  /** Decided label when leaving, or null (left undecided / just entered). */
+  label: Label | null;
+  /** On leaving: frames seen and time in view. */
+  frames?: number;
+  durationMs?: number;
+  source: string;
+  ts: string;
+}
 
 export interface StatsPayload extends DaemonStats {
   ts: string;
@@ -41,6 +58,7 @@ export type CountsPayload = Record<Label, number>;
 export interface TopicPayloads {
   availability: Availability;
   event: EventPayload;
+  person: PersonPayload;
   state: StatePayload;
   stats: StatsPayload;
   camera: CameraPayload;
@@ -56,6 +74,7 @@ export interface TopicSpec {
 export const TOPICS: { readonly [K in TopicName]: TopicSpec } = {
   availability: { qos: 1, retain: true },
   event: { qos: 1, retain: false },
+  person: { qos: 0, retain: false },
   state: { qos: 0, retain: true },
   stats: { qos: 0, retain: false },
   camera: { qos: 0, retain: true },
@@ -91,6 +110,10 @@ export class Topics {
   }
   commandResult(name: string): string {
     return `${this.base}/cmd/${name}/result`;
+  }
+  /** The only level an MQTT 5 response topic may point into. */
+  replyPrefix(): string {
+    return `${this.base}/reply/`;
   }
   /** The command name of a topic matched by commandFilter(), or null. */
   commandName(topic: string): string | null {

@@ -6,14 +6,12 @@ import { createLogger, errorMessage } from '../core/log.js';
 
 const log = createLogger('lights');
 
-export const LIGHT_FOR: Record<Label, LightColour> = { mask: 'green', no_mask: 'red', mask_incorrect: 'amber' };
 const COLOURS: readonly LightColour[] = ['green', 'amber', 'red'];
 const LAMP_TEST_MS = 300;
 const CHIRP_MS = 80;
 
 export interface LightsOptions {
   lines: { green: number | string | null; red: number | string | null; amber: number | string | null; buzzer: number | string | null };
-  holdMs: number;
   lampTest: boolean;
   /** on,off,on… ms per label; empty is silent. */
   patterns: Record<Label, number[]>;
@@ -29,7 +27,6 @@ export function parsePattern(text: string): number[] {
 export function lightsOptionsFromConfig(s: MaskwatchConfig['signals']): LightsOptions {
   return {
     lines: { green: s.green, red: s.red, amber: s.amber, buzzer: s.buzzer },
-    holdMs: s.holdMs,
     lampTest: s.lampTest,
     patterns: { mask: parsePattern(s.buzzerMask), no_mask: parsePattern(s.buzzerNoMask), mask_incorrect: parsePattern(s.buzzerMaskIncorrect) },
     quietStart: s.quietStart,
@@ -48,14 +45,12 @@ export function inQuietHours(date: Date, start: string, end: string): boolean {
 }
 
 /**
- * Green/red/amber lights (one at a time) and a buzzer over a GpioDriver. The buzzer plays a
- * label's pattern once when the shown label changes to it; quiet hours and mute silence the
- * buzzer only. The light stays on holdMs after show(null).
+ * Green/red/amber lights (one at a time) and a buzzer over a GpioDriver. Which light is on is the door state's call
+ * (src/decision/door-state.ts); the buzzer plays a label's pattern once per decided person; quiet hours and mute
+ * silence the buzzer only. A lamp test borrows the lights and gives back the one that was on.
  */
 export class Lights implements Signals {
-  private wanted: Label | null = null;
   private lit: LightColour | null = null;
-  private holdTimer: TimerHandle | null = null;
   private patternTimer: TimerHandle | null = null;
   private buzzing = false;
   private mutedUntil = 0;
@@ -80,8 +75,6 @@ export class Lights implements Signals {
   async stop(): Promise<void> {
     this.running = false;
     try {
-      if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
-      this.holdTimer = null;
       this.stopPattern();
     } catch (err) {
       log.warn(`stopping timers: ${errorMessage(err)}`);
@@ -115,27 +108,17 @@ export class Lights implements Signals {
     this.driver.offSync();
   }
 
-  /** The light now on (for the daemon's state message). */
+  /** The light now on. */
   get light(): LightColour | 'off' {
     return this.lit ?? 'off';
   }
 
-  show(label: Label | null): void {
-    if (!this.running || label === this.wanted) return;
-    this.wanted = label;
-    if (label === null) {
-      if (!this.holdTimer && this.lit) {
-        this.holdTimer = this.clock.setTimeout(() => {
-          this.holdTimer = null;
-          this.setLight(null);
-        }, this.opts.holdMs);
-      }
-      return;
-    }
-    if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    this.setLight(LIGHT_FOR[label]);
-    this.playPattern(this.opts.patterns[label]);
+  setLight(light: LightColour | 'off'): void {
+    if (this.running) this.applyLight(light === 'off' ? null : light);
+  }
+
+  buzz(label: Label): void {
+    if (this.running) this.playPattern(this.opts.patterns[label]);
   }
 
   mute(ms: number): void {
@@ -157,11 +140,11 @@ export class Lights implements Signals {
       }
     } finally {
       this.testing = false;
-      if (this.running) this.setLight(this.lit, true);
+      if (this.running) this.applyLight(this.lit, true);
     }
   }
 
-  private setLight(colour: LightColour | null, force = false): void {
+  private applyLight(colour: LightColour | null, force = false): void {
     if (colour === this.lit && !force) return;
     this.lit = colour;
     if (this.testing) return;
@@ -208,22 +191,4 @@ export class Lights implements Signals {
       this.sleeps.set(handle, resolve);
     });
   }
-}
-
-/**
- * Turns the lines off on process 'exit' – which Node also emits after an uncaught exception –
- * synchronously: sysfs and console write at once; chardev SIGKILLs its gpioset and runs a
- * set-and-exit gpioset synchronously (after which the kernel releases the lines, their level
- * then undefined: usually it stays off). SIGINT/SIGTERM handling is the daemon's. Returns an uninstaller.
- */
-export function installExitSafety(target: { offSync(): void }): () => void {
-  const handler = () => {
-    try {
-      target.offSync();
-    } catch {
-      /* nothing more to do on the way out */
-    }
-  };
-  process.on('exit', handler);
-  return () => process.off('exit', handler);
 }

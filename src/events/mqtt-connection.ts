@@ -1,0 +1,218 @@
+/**
+ * The broker connection, and only that: URL, TLS files and the password (from the config, a file, the URL or the
+ * environment; never logged), the last will, reconnecting with a doubling back-off (also after a refused CONNACK: a
+ * wrong password fixed on the broker side is picked up), one log line per change of reachability, and a bounded stop.
+ */
+import fs from 'node:fs';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { MaskwatchConfig } from '../config/schema.js';
+import { createLogger, errorMessage, registerSecret } from '../core/log.js';
+
+const log = createLogger('mqtt');
+
+export interface ConnectionOptions {
+  mqtt: MaskwatchConfig['mqtt'];
+  clientId: string;
+  /** Published by the broker when the connection drops, and by stop() before closing. */
+  will: { topic: string; payload: string };
+  /** Where MASKWATCH_MQTT_PASSWORD is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** First reconnect wait; doubles after each failed attempt up to reconnectMaxMs. */
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  connectTimeoutMs?: number;
+  /** How long stop() waits for the broker to take the last words and the close. */
+  stopTimeoutMs?: number;
+  /** Said in the line that reports the broker away, e.g. where the events wait meanwhile. */
+  whileAway?: () => string;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+
+export class MqttConnection {
+  private client: MqttClient | null = null;
+  private readonly connectListeners: Array<() => void> = [];
+  private readonly messageListeners: MessageHandler[] = [];
+  private safe = '';
+  private everConnected = false;
+  private wasConnected = false;
+  private unreachableLogged = false;
+  private lastError = '';
+  private stopping = false;
+
+  constructor(private readonly opts: ConnectionOptions) {}
+
+  /** The broker URL without user name or password, for log lines. */
+  get safeUrl(): string {
+    return this.safe;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true && !this.stopping;
+  }
+
+  /** Runs on every (re)connection, in subscription order. */
+  onConnect(fn: () => void): void {
+    this.connectListeners.push(fn);
+  }
+
+  onMessage(fn: MessageHandler): void {
+    this.messageListeners.push(fn);
+  }
+
+  /** Connects in the background; throws (one line naming the key) on a bad URL or an unreadable TLS/password file. */
+  start(): void {
+    const { url, options } = this.clientOptions();
+    const client = mqtt.connect(url, options);
+    this.client = client;
+    client.on('connect', () => this.connectedNow(client));
+    client.on('close', () => this.closed(client));
+    client.on('error', (err) => this.failed(err));
+    client.on('message', (topic, payload, packet) => {
+      for (const fn of this.messageListeners) fn(topic, payload, packet);
+    });
+  }
+
+  /** Publishes when connected; false (nothing sent) otherwise. The callback gets the broker's acknowledgement (QoS 1). */
+  publish(topic: string, payload: string | Buffer, options: IClientPublishOptions, done?: (err?: Error) => void): boolean {
+    const client = this.client;
+    if (!client || !this.connected) return false;
+    client.publish(topic, payload, options, (err) => done?.(err ?? undefined));
+    return true;
+  }
+
+  subscribe(filter: string, options: IClientSubscribeOptions): void {
+    this.client?.subscribe(filter, options, (err) => {
+      if (err) log.warn(`cannot subscribe to ${filter}: ${errorMessage(err)}`);
+    });
+  }
+
+  /** Publishes the last words (retained) if connected, then closes; never waits longer than stopTimeoutMs per step. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    const deadline = this.opts.stopTimeoutMs ?? 2000;
+    if (client.connected) {
+      try {
+        await withDeadline(client.publishAsync(this.opts.will.topic, this.opts.will.payload, { qos: 1, retain: true }), deadline, `publishing ${this.opts.will.payload}`);
+      } catch (err) {
+        log.warn(`stop: ${errorMessage(err)}`);
+      }
+      try {
+        await withDeadline(client.endAsync(false), deadline, 'closing the connection');
+      } catch (err) {
+        log.warn(`stop: ${errorMessage(err)}`);
+        client.stream?.destroy();
+      }
+    } else {
+      await client.endAsync(true).catch((err: unknown) => log.warn(`stop: ${errorMessage(err)}`));
+    }
+  }
+
+  private connectedNow(client: MqttClient): void {
+    if (this.stopping) return;
+    this.everConnected = true;
+    this.wasConnected = true;
+    this.unreachableLogged = false;
+    this.lastError = '';
+    client.options.reconnectPeriod = this.opts.reconnectInitialMs ?? 1000;
+    for (const fn of this.connectListeners) fn();
+  }
+
+  private closed(client: MqttClient): void {
+    if (this.stopping) return;
+    const next = Math.min(this.opts.reconnectMaxMs ?? 30_000, Math.max(client.options.reconnectPeriod ?? 1000, 1) * 2);
+    if (this.wasConnected) {
+      this.wasConnected = false;
+      log.warn(`connection to ${this.safe} lost; ${this.awayNote()}retrying in the background`);
+    } else if (!this.unreachableLogged) {
+      this.unreachableLogged = true;
+      const why = this.lastError ? ` (${this.lastError})` : '';
+      log.warn(`broker ${this.safe} ${this.everConnected ? 'does not answer' : 'unreachable'}${why}; ${this.awayNote()}retrying in the background, next try in ${client.options.reconnectPeriod ?? 1000} ms and then up to every ${Math.round((this.opts.reconnectMaxMs ?? 30_000) / 1000)} s`);
+    } else {
+      log.debug(`reconnect failed${this.lastError ? `: ${this.lastError}` : ''}; next try in ${next} ms`);
+    }
+    client.options.reconnectPeriod = next;
+  }
+
+  private awayNote(): string {
+    const note = this.opts.whileAway?.();
+    return note ? `${note}; ` : '';
+  }
+
+  private failed(err: Error): void {
+    const message = errorMessage(err);
+    if (message !== this.lastError && this.unreachableLogged) log.warn(`broker ${this.safe}: ${message}`);
+    else log.debug(`broker ${this.safe}: ${message}`);
+    this.lastError = message;
+  }
+
+  private clientOptions(): { url: string; options: IClientOptions } {
+    const m = this.opts.mqtt;
+    let parsed: URL;
+    try {
+      parsed = new URL(m.url);
+    } catch {
+      throw new Error('mqtt.url: not a valid URL (expected mqtt://host:1883, mqtts://, ws:// or wss://)');
+    }
+    if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new Error(`mqtt.url: protocol ${parsed.protocol} is not one of mqtt:, mqtts:, ws:, wss:`);
+    const urlUser = decodeURIComponent(parsed.username);
+    const urlPassword = decodeURIComponent(parsed.password);
+    registerSecret(urlPassword);
+    parsed.username = '';
+    parsed.password = '';
+    this.safe = `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+    const options: IClientOptions = {
+      protocolVersion: m.protocolVersion === 4 ? 4 : 5,
+      clientId: this.opts.clientId,
+      keepalive: m.keepaliveS,
+      clean: true,
+      resubscribe: false,
+      queueQoSZero: false,
+      reconnectPeriod: this.opts.reconnectInitialMs ?? 1000,
+      // A CONNACK refused (bad credentials, not authorised) is retried too: the broker may be fixed meanwhile.
+      reconnectOnConnackError: true,
+      connectTimeout: this.opts.connectTimeoutMs ?? 10_000,
+      will: { topic: this.opts.will.topic, payload: Buffer.from(this.opts.will.payload), qos: 1, retain: true },
+      username: m.username || urlUser || undefined,
+      password: this.password() || urlPassword || undefined,
+      rejectUnauthorized: m.rejectUnauthorized,
+    };
+    if (m.caFile) options.ca = readTlsFile('mqtt.caFile', m.caFile);
+    if (m.certFile) options.cert = readTlsFile('mqtt.certFile', m.certFile);
+    if (m.keyFile) options.key = readTlsFile('mqtt.keyFile', m.keyFile);
+    return { url: parsed.toString(), options };
+  }
+
+  /** mqtt.password, else the first line of mqtt.passwordFile, else MASKWATCH_MQTT_PASSWORD. */
+  private password(): string {
+    const m = this.opts.mqtt;
+    let password = m.password;
+    if (!password && m.passwordFile) {
+      try {
+        password = fs.readFileSync(m.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
+      } catch (err) {
+        throw new Error(`mqtt.passwordFile ${m.passwordFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+      }
+    }
+    if (!password) password = (this.opts.env ?? process.env).MASKWATCH_MQTT_PASSWORD ?? '';
+    registerSecret(password);
+    return password;
+  }
+}
+
+function readTlsFile(key: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new Error(`${key} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
