@@ -4,17 +4,15 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { MqttEventSink } from '../src/events/mqtt-sink.js';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
+import { startSinkChild } from './helpers/sink-child.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const brokers: Mosquitto[] = [];
 const children: ChildProcess[] = [];
 after(async () => {
@@ -22,34 +20,10 @@ after(async () => {
   for (const b of brokers) await b.dispose();
 });
 
-const CHILD = `
-import readline from 'node:readline';
-import { MqttEventSink } from ${JSON.stringify(path.join(ROOT, 'src/events/mqtt-sink.ts'))};
-import { loadConfig } from ${JSON.stringify(path.join(ROOT, 'src/config/load.ts'))};
-const mqtt = loadConfig({ overrides: { 'mqtt.url': process.env.MW_URL }, env: {} }).config.mqtt;
-const sink = new MqttEventSink({ mqtt, deviceId: 'door1', stateDir: process.env.MW_STATE, env: {}, reconnectInitialMs: 50, reconnectMaxMs: 200 });
-await sink.start();
-const timer = setInterval(() => { if (sink.connected) { clearInterval(timer); console.log('connected'); } }, 10);
-for await (const line of readline.createInterface({ input: process.stdin })) {
-  if (line === 'event') {
-    await sink.publishEvent({ decision: { trackId: 1, label: 'no_mask', score: 0.9, frames: 4, durationMs: 500, firstSeenAt: 0, decidedAt: 500 }, model: { name: 'm', sha256: 'x' }, source: 'test' });
-    console.log('durable');
-  }
-}
-`;
-
 function startChild(url: string, stateDir: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
-    cwd: ROOT,
-    env: { ...process.env, MW_URL: url, MW_STATE: stateDir },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const out: string[] = [];
-  let err = '';
-  readline.createInterface({ input: child.stdout! }).on('line', (l) => out.push(l));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return { child, out, stderr: () => err };
+  const c = startSinkChild({ url, stateDir });
+  children.push(c.child);
+  return c;
 }
 
 async function kill9(child: ChildProcess): Promise<void> {
@@ -82,7 +56,7 @@ test('sink SIGKILLed while the broker is down: a new sink on the same state dir 
   const { child, out, stderr } = startChild(b.url, stateDir);
   for (let i = 1; i <= 4; i++) {
     child.stdin!.write('event\n');
-    await waitFor(`event ${i} durable (${stderr()})`, () => out.filter((l) => l === 'durable').length === i, 15_000);
+    await waitFor(`event ${i} stored (${stderr()})`, () => out.filter((l) => l === 'stored').length === i, 15_000);
   }
   await kill9(child);
   assert.deepEqual(fs.readdirSync(path.join(stateDir, 'outbox')).sort(), [1, 2, 3, 4].map((n) => `${String(n).padStart(12, '0')}.json`));

@@ -52,7 +52,7 @@ test('past outboxMax the oldest are dropped and the count is persisted', async (
   assert.deepEqual(again.take(10).map((e) => e.seq), [3, 4, 5]);
 });
 
-test('half-written temp files from a crash are removed at start; a damaged entry is dropped and counted', async () => {
+test('half-written temp files from a crash are removed at start; a damaged entry is moved aside, counted as dropped', async () => {
   const dir = tmp();
   const o = new Outbox({ stateDir: dir, max: 10 });
   o.start();
@@ -62,7 +62,7 @@ test('half-written temp files from a crash are removed at start; a damaged entry
   fs.writeFileSync(path.join(dir, 'outbox', '000000000007.json'), '');
   const b = new Outbox({ stateDir: dir, max: 10 });
   b.start();
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'outbox')), ['000000000001.json']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'outbox')).sort(), ['000000000001.json', '000000000007.json.damaged']);
   assert.ok(!fs.readdirSync(dir).some((n) => n.endsWith('.tmp')));
   assert.equal(b.depth(), 1);
   assert.equal(b.dropped(), 1);

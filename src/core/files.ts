@@ -1,22 +1,85 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 
-/** Writes a file so that it is either whole or absent: temp file in the same folder, fsync, rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+/** The fs calls writeFileAtomic makes (a test passes one whose writeSync writes less than asked). */
+export type AtomicWriteIo = Pick<typeof fs, 'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'rmSync' | 'mkdirSync'>;
+
+let tempCounter = 0;
+
+/** A temp name next to file, unique within this process; `.<name>.<pid>.<n>.tmp`. */
+export function tempNameFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
+}
+
+/**
+ * Writes a file so that it is either whole or absent, also after a power cut: temp file in the same
+ * folder, every byte written (a short write is retried, never renamed into place), fsync, rename,
+ * fsync of the folder so the rename itself is on disk.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, io: AtomicWriteIo = fs): void {
+  io.mkdirSync(path.dirname(file), { recursive: true });
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const tmp = tempNameFor(file);
+  const fd = io.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
+    for (let done = 0; done < bytes.byteLength; ) {
+      const n = io.writeSync(fd, bytes, done, bytes.byteLength - done);
+      if (!(n > 0)) throw new Error(`${tmp}: the file system took no bytes (${done} of ${bytes.byteLength} written)`);
+      done += n;
+    }
+    io.fsyncSync(fd);
   } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    io.closeSync(fd);
+    io.rmSync(tmp, { force: true });
     throw err;
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  io.closeSync(fd);
+  try {
+    io.renameSync(tmp, file);
+  } catch (err) {
+    io.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fsyncDir(path.dirname(file), io);
+}
+
+/** writeFileAtomic without blocking the event loop on the fsyncs (slow on an SD card). */
+export async function writeFileAtomicAsync(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempNameFor(file);
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    // FileHandle.writeFile loops until every byte is written (or throws).
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  const dh = await fsp.open(path.dirname(file), 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+function fsyncDir(dir: string, io: AtomicWriteIo): void {
+  const fd = io.openSync(dir, 'r');
+  try {
+    io.fsyncSync(fd);
+  } finally {
+    io.closeSync(fd);
+  }
 }
 
 export function sha256(data: Uint8Array | string): string {

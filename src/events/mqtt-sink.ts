@@ -142,7 +142,7 @@ export class MqttEventSink implements EventSink {
   }
 
   publishStats(stats: DaemonStats): void {
-    this.publish('stats', { ...stats, outboxDepth: this.outbox.depth(), outboxDropped: this.outbox.dropped(), ts: this.clock.date().toISOString() });
+    this.publish('stats', { ...stats, outboxDepth: this.outbox.depth(), outboxDropped: this.outbox.dropped(), outboxNotStored: this.outbox.notStored(), ts: this.clock.date().toISOString() });
   }
 
   publishCameraState(state: SourceState, detail?: string): void {

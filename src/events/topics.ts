@@ -10,7 +10,7 @@ export type Availability = 'online' | 'offline';
 /** One person, decided. Published once (QoS 1, at least once: consumers dedupe by `id`). */
 export interface EventPayload {
   id: string;
-  /** +1 per event per device, across restarts; a gap means an event was dropped from a full outbox. */
+  /** +1 per event per device, across restarts; a gap means an event was dropped from a full outbox (outboxDropped). */
   seq: number;
   ts: string;
   device: string;
@@ -44,6 +44,8 @@ export interface StatsPayload extends DaemonStats {
   ts: string;
   /** Events dropped from a full outbox since the state dir was created (persisted). */
   outboxDropped: number;
+  /** Events that could not be written to the outbox (full or read-only disk); they got no seq (persisted). */
+  outboxNotStored: number;
 }
 
 export interface CameraPayload {
