@@ -16,6 +16,7 @@ import { ManualClock } from '../src/core/clock.js';
 import { setLogSink } from '../src/core/log.js';
 import { SystemdNotifier } from '../src/system/notify.js';
 import { WatchdogGate } from '../src/system/watchdog.js';
+import { ROOT, runCli } from './helpers/cli.js';
 
 const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers/fake-systemd-notify.py');
 const SYSTEMD_NOTIFY = spawnSync('sh', ['-c', 'command -v systemd-notify'], { encoding: 'utf8' }).stdout.trim();
@@ -177,6 +178,26 @@ test('WatchdogGate pings only while frames flow (or while idle is allowed)', nee
     assert.equal(await pings(), 3);
     await n.close();
     assert.equal(new WatchdogGate(new SystemdNotifier({ env: {} }), clock).start(), false);
+  } finally {
+    sock.close();
+  }
+});
+
+test('the daemon under a fake systemd: READY after the first frames, watchdog pings while frames flow, STOPPING on the way out', needs, async () => {
+  const sock = await listen('daemon.sock');
+  try {
+    const r = await runCli(
+      ['run', '--config', path.join(ROOT, 'config/example.json'), '--camera', 'demo', '--gpio', 'console', '--no-mqtt', '--exit-after-ms', '5000'],
+      { env: { NOTIFY_SOCKET: sock.socketPath, WATCHDOG_USEC: '1000000', MASKWATCH_STATE_DIR: path.join(dir, 'daemon-state') }, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const accepted = sock.accepted();
+    assert.equal(accepted.filter((m) => m === 'READY=1').length, 1, accepted.join('\n'));
+    const ready = accepted.indexOf('READY=1');
+    const stopping = accepted.indexOf('STOPPING=1');
+    assert.ok(stopping > ready && !accepted.slice(stopping).includes('WATCHDOG=1'), accepted.join('\n'));
+    assert.ok(accepted.slice(ready, stopping).filter((m) => m === 'WATCHDOG=1').length >= 2, accepted.join('\n'));
+    assert.ok(!/cannot notify systemd/.test(r.stderr), r.stderr);
   } finally {
     sock.close();
   }
