@@ -3,6 +3,8 @@
 # Safe to run again: it upgrades the app (and restarts the service if it was running); an existing
 # config is never overwritten.
 set -euo pipefail
+# The service user must be able to read what root writes to /opt/maskwatch, whatever root's umask is.
+umask 022
 
 usage() {
   cat <<'EOF'
@@ -180,21 +182,23 @@ trim_node_modules() {
 # Full install (the compiler is a dev package), compile to dist/, then drop the dev packages
 # (TypeScript, tsx, the training-only TF.js): the service runs node on dist/.
 build_app() {
-  local dir="$1"
+  local dir="$1" unchanged="; the installed version is unchanged"
+  [[ $IN_PLACE -eq 1 ]] && unchanged=""
   say "building in $dir: npm ci, npm run build, npm prune --omit=dev"
   if [[ $DRY_RUN -eq 1 ]]; then
     printf '[dry-run] (cd %s && npm ci --include=dev && npm run build && npm prune --omit=dev)\n' "$dir"
     return 0
   fi
+  # && and not set -e: errexit does not apply on the left of ||.
   (
-    cd "$dir"
-    npm ci --include=dev --no-audit --no-fund --loglevel=error
-    npm run --silent build
-    npm prune --omit=dev --no-audit --no-fund --loglevel=error
-  ) || die "building the app in $dir failed (see above); the installed version is unchanged"
+    cd "$dir" &&
+      npm ci --include=dev --no-audit --no-fund --loglevel=error &&
+      npm run --silent build &&
+      npm prune --omit=dev --no-audit --no-fund --loglevel=error
+  ) || die "building the app in $dir failed (see above)$unchanged"
   trim_node_modules "$dir"
   chmod 0755 "$dir/bin/maskwatch.js"
-  "$NODE_BIN" "$dir/bin/maskwatch.js" --version >/dev/null || die "the app built in $dir does not start; the installed version is unchanged"
+  "$NODE_BIN" "$dir/bin/maskwatch.js" --version >/dev/null || die "the app built in $dir does not start$unchanged"
 }
 
 # The new version goes to opt/maskwatch.new and replaces opt/maskwatch only once it is built and

@@ -36,6 +36,7 @@ const FAKES: Record<string, string> = {
 esac`,
   // npm ci: this checkout's packages, linked (onnxruntime-node replaced by a tree of per-platform folders).
   npm: `${log('npm')}
+if [ "$1" = run ] && [ -n "$FAKE_BUILD_FAILS" ]; then echo "error TS2322: fake" >&2; exit 2; fi
 if [ "$1" = ci ]; then
   mkdir node_modules
   for p in "$FAKE_MODULES"/* "$FAKE_MODULES"/.bin; do [ "\${p##*/}" = onnxruntime-node ] || ln -s "$p" node_modules/; done
@@ -193,6 +194,19 @@ test('a config the new version rejects: a running service keeps its old version;
   assert.match(stopped.stderr, /camera\.fps/);
   assert.match(stopped.stdout, /the config above needs fixing first/);
   assert.equal(fs.readFileSync(path.join(prefix, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v2');
+});
+
+test('a build that fails replaces nothing and restarts nothing', () => {
+  const prefix = path.join(work, 'root-bad-build');
+  const src = sourceTree('bad-build', 'v1');
+  assert.equal(install(prefix, [], { src }).code, 0);
+  fs.writeFileSync(path.join(src, 'VERSION-MARKER'), 'v2');
+  const r = install(prefix, [], { src, env: { FAKE_ACTIVE: '1', FAKE_BUILD_FAILS: '1' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /error TS2322: fake/);
+  assert.match(r.stderr, /^install\.sh: building the app in .*opt\/maskwatch\.new failed \(see above\); the installed version is unchanged$/m);
+  assert.equal(fs.readFileSync(path.join(prefix, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v1');
+  assert.ok(!r.plain.some((c) => /systemctl (restart|start|daemon-reload)/.test(c)), r.plain.join('\n'));
 });
 
 test('systemd older than 246 gets a drop-in without Type=notify and the watchdog; a newer one has it removed', () => {
