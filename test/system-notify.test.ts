@@ -1,36 +1,66 @@
+/**
+ * SystemdNotifier against a real unix datagram socket that behaves as systemd's end of NOTIFY_SOCKET
+ * (test/helpers/fake-systemd-notify.py: sender credentials, pid matching, BARRIER=1), with the real
+ * systemd-notify. As root, systemd-notify would sign its messages with our pid; the service runs
+ * unprivileged, so here it runs as nobody through setpriv, where the exit-before-read race is real.
+ */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../src/core/clock.js';
+import { setLogSink } from '../src/core/log.js';
 import { SystemdNotifier } from '../src/system/notify.js';
 import { WatchdogGate } from '../src/system/watchdog.js';
+import { ROOT, runCli } from './helpers/cli.js';
 
-type UnixDgram = {
-  createSocket(type: 'unix_dgram', listener: (msg: Buffer) => void): { bind(p: string): void; close(): void; on(e: string, l: (err: Error) => void): void };
-};
-let unixDgram: UnixDgram | null = null;
-try {
-  unixDgram = createRequire(import.meta.url)('unix-dgram') as UnixDgram;
-} catch {
-  // optional dependency not built here: the tests that bind a socket with it are skipped
-}
-const needsSocket = { skip: !unixDgram && 'unix-dgram is not installed' };
+const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers/fake-systemd-notify.py');
+const SYSTEMD_NOTIFY = spawnSync('sh', ['-c', 'command -v systemd-notify'], { encoding: 'utf8' }).stdout.trim();
+const missing = spawnSync('python3', ['-c', '1']).status !== 0 ? 'python3 not available' : !SYSTEMD_NOTIFY ? 'systemd-notify not installed' : false;
+const needs = { skip: missing };
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-notify-'));
+fs.chmodSync(dir, 0o755);
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** A real unix datagram socket, as systemd opens it; collects what arrives. */
-function listen(name: string) {
-  const socketPath = path.join(dir, name);
-  const received: string[] = [];
-  const socket = unixDgram!.createSocket('unix_dgram', (msg) => received.push(msg.toString()));
-  socket.on('error', (err) => assert.fail(err));
-  socket.bind(socketPath);
-  return { socketPath, received, close: () => socket.close() };
+/** systemd-notify as an unprivileged user (what the service is), with extra leading arguments. */
+function unprivilegedNotify(name: string, extraArgs: string[] = []): string {
+  const drop = process.getuid?.() === 0 ? 'setpriv --reuid=65534 --regid=65534 --clear-groups ' : '';
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, `#!/bin/sh\nexec ${drop}${SYSTEMD_NOTIFY} ${extraArgs.join(' ')} "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+interface Datagram {
+  pid: number;
+  message: string;
+  accepted: boolean;
+  fds: number;
+}
+
+/** Starts the fake service-manager socket; `delayMs` is how long it takes to get to each datagram. */
+async function listen(name: string, delayMs = 0) {
+  const socketPath = name.startsWith('@') ? name : path.join(dir, name);
+  const log = path.join(dir, `${name.replace(/^@/, 'abstract-')}.log`);
+  const py: ChildProcess = spawn('python3', ['-u', FAKE, socketPath, String(delayMs), log], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let bound = false;
+  readline.createInterface({ input: py.stdout! }).on('line', (l) => (bound ||= l === 'bound'));
+  await until('the socket is bound', () => bound, 20_000);
+  const got = (): Datagram[] =>
+    fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Datagram) : [];
+  const messages = () => got().filter((d) => d.message !== 'BARRIER=1');
+  return {
+    socketPath,
+    got,
+    /** Messages (not barriers) that systemd would have matched to the service. */
+    accepted: () => messages().filter((d) => d.accepted).map((d) => d.message),
+    messages,
+    close: () => py.kill(),
+  };
 }
 
 async function until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
@@ -41,50 +71,63 @@ async function until(what: string, pred: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
-test('unix-dgram transport: READY, STATUS, WATCHDOG, STOPPING arrive in order on the socket', needsSocket, async () => {
-  const sock = listen('native.sock');
-  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath } });
-  n.ready();
-  n.status('streaming\n12.5 frames/s');
-  n.watchdog();
-  n.stopping();
-  await n.flush();
-  await until('4 messages', () => sock.received.length >= 4);
-  assert.deepEqual(sock.received, ['READY=1', 'STATUS=streaming 12.5 frames/s', 'WATCHDOG=1', 'STOPPING=1']);
-  assert.equal(await n.transportKind(), 'unix-dgram');
-  await n.close();
-  sock.close();
-});
-
-test('systemd-notify fallback (argument array) reaches the same socket', needsSocket, async () => {
-  const sock = listen('fallback.sock');
-  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath }, transport: 'systemd-notify' });
-  n.ready();
-  n.status('camera retrying: "no device"; $(touch /tmp/x)');
-  await n.flush();
-  assert.equal(await n.transportKind(), 'systemd-notify');
-  await until('2 messages', () => sock.received.filter((m) => !m.startsWith('BARRIER')).length >= 2);
-  assert.deepEqual(sock.received.filter((m) => !m.startsWith('BARRIER')), ['READY=1', 'STATUS=camera retrying: "no device"; $(touch /tmp/x)']);
-  sock.close();
-});
-
-test('an abstract socket (@name) is reached through systemd-notify', { skip: spawnSync('python3', ['-c', '1']).status !== 0 && 'python3 not available' }, async () => {
-  const name = `@maskwatch-test-${process.pid}`;
-  // Node cannot bind an abstract datagram socket; a few lines of Python can.
-  const py = spawn('python3', ['-u', '-c', `import socket,sys
-s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1].replace('@','\\0',1)); print('bound', flush=True)
-while True: print(s.recv(4096).decode().replace('\\n','|'), flush=True)`, name]);
-  const lines: string[] = [];
-  readline.createInterface({ input: py.stdout }).on('line', (l) => lines.push(l));
+test('READY, STATUS, WATCHDOG, STOPPING arrive in order, each while its sender is alive, though systemd is slow', needs, async () => {
+  const sock = await listen('slow.sock', 150);
   try {
-    await until('python bound', () => lines.includes('bound'), 20_000);
-    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: name } });
+    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath }, systemdNotifyPath: unprivilegedNotify('notify-slow') });
+    n.ready();
+    n.status('camera retrying: "no device"; $(touch /tmp/x)\n12.5 frames/s');
     n.watchdog();
-    await n.flush();
-    await until('WATCHDOG=1', () => lines.includes('WATCHDOG=1'));
+    n.stopping();
+    await n.close();
+    // close() returns once systemd has read everything (the barrier): no waiting needed here.
+    assert.deepEqual(sock.accepted(), ['READY=1', 'STATUS=camera retrying: "no device"; $(touch /tmp/x) 12.5 frames/s', 'WATCHDOG=1', 'STOPPING=1']);
+    assert.equal(sock.got().filter((d) => d.message === 'BARRIER=1' && d.fds === 1).length, 4, 'each message is followed by a barrier with its pipe');
+    assert.ok(sock.messages().every((d) => d.pid !== process.pid), 'sent by systemd-notify, not signed with our pid');
   } finally {
-    py.kill();
+    sock.close();
   }
+});
+
+test('control: a systemd-notify that does not wait for the barrier is gone before a slow systemd reads it', needs, async () => {
+  const sock = await listen('race.sock', 300);
+  try {
+    const r = spawnSync(unprivilegedNotify('notify-no-block', ['--no-block']), ['READY=1'], { env: { ...process.env, NOTIFY_SOCKET: sock.socketPath } });
+    assert.equal(r.status, 0);
+    await until('the datagram', () => sock.messages().length === 1);
+    assert.deepEqual(sock.accepted(), [], 'the fake drops it as systemd would: the waiting in the test above is what keeps READY');
+  } finally {
+    sock.close();
+  }
+});
+
+test('an abstract socket (@name) is reached', needs, async () => {
+  const sock = await listen(`@maskwatch-test-${process.pid}`);
+  try {
+    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath } });
+    n.watchdog();
+    await n.close();
+    assert.deepEqual(sock.accepted(), ['WATCHDOG=1']);
+  } finally {
+    sock.close();
+  }
+});
+
+test('a notify that fails logs one warning, not one per message, and never throws', async () => {
+  const lines: string[] = [];
+  const previous = setLogSink((line) => lines.push(line));
+  try {
+    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: path.join(dir, 'nobody-listens.sock') }, systemdNotifyPath: path.join(dir, 'no-such-systemd-notify') });
+    n.ready();
+    n.watchdog();
+    n.watchdog();
+    await n.close();
+  } finally {
+    setLogSink(previous);
+  }
+  const warnings = lines.filter((l) => / WARN /.test(l));
+  assert.equal(warnings.length, 1, lines.join('\n'));
+  assert.match(warnings[0]!, /cannot notify systemd at .*nobody-listens\.sock: .*no-such-systemd-notify/);
 });
 
 test('without NOTIFY_SOCKET every call is a no-op', async () => {
@@ -105,35 +148,57 @@ test('watchdogIntervalMs is half of WATCHDOG_USEC, only for the pid systemd name
   assert.equal(at({}), null);
 });
 
-test('WatchdogGate pings only while frames flow (or while idle is allowed)', needsSocket, async () => {
-  const sock = listen('gate.sock');
-  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath, WATCHDOG_USEC: '10000000' } });
-  const clock = new ManualClock();
-  const gate = new WatchdogGate(n, clock);
-  assert.equal(gate.start(), true);
-  const pings = async () => {
-    await n.flush();
-    await new Promise((r) => setTimeout(r, 20));
-    return sock.received.filter((m) => m === 'WATCHDOG=1').length;
-  };
-  clock.advance(5000);
-  assert.equal(await pings(), 0, 'no frame yet: no ping');
-  gate.frameProcessed(clock.now());
-  clock.advance(5000);
-  assert.equal(await pings(), 1);
-  gate.frameProcessed(clock.now());
-  clock.advance(5000);
-  assert.equal(await pings(), 2);
-  // The pipeline hangs: no more frames, so the pings stop and systemd would restart us.
-  clock.advance(15_000);
-  assert.equal(await pings(), 2);
-  gate.idleOk(true);
-  clock.advance(5000);
-  assert.equal(await pings(), 3);
-  gate.stop();
-  clock.advance(20_000);
-  assert.equal(await pings(), 3);
-  await n.close();
-  sock.close();
-  assert.equal(new WatchdogGate(new SystemdNotifier({ env: {} }), clock).start(), false);
+test('WatchdogGate pings only while frames flow (or while idle is allowed)', needs, async () => {
+  const sock = await listen('gate.sock');
+  try {
+    const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: sock.socketPath, WATCHDOG_USEC: '10000000' } });
+    const clock = new ManualClock();
+    const gate = new WatchdogGate(n, clock);
+    assert.equal(gate.start(), true);
+    const pings = async () => {
+      await n.flush();
+      return sock.accepted().filter((m) => m === 'WATCHDOG=1').length;
+    };
+    clock.advance(5000);
+    assert.equal(await pings(), 0, 'no frame yet: no ping');
+    gate.frameProcessed(clock.now());
+    clock.advance(5000);
+    assert.equal(await pings(), 1);
+    gate.frameProcessed(clock.now());
+    clock.advance(5000);
+    assert.equal(await pings(), 2);
+    // The pipeline hangs: no more frames, so the pings stop and systemd would restart us.
+    clock.advance(15_000);
+    assert.equal(await pings(), 2);
+    gate.idleOk(true);
+    clock.advance(5000);
+    assert.equal(await pings(), 3);
+    gate.stop();
+    clock.advance(20_000);
+    assert.equal(await pings(), 3);
+    await n.close();
+    assert.equal(new WatchdogGate(new SystemdNotifier({ env: {} }), clock).start(), false);
+  } finally {
+    sock.close();
+  }
+});
+
+test('the daemon under a fake systemd: READY after the first frames, watchdog pings while frames flow, STOPPING on the way out', needs, async () => {
+  const sock = await listen('daemon.sock');
+  try {
+    const r = await runCli(
+      ['run', '--config', path.join(ROOT, 'config/example.json'), '--camera', 'demo', '--gpio', 'console', '--no-mqtt', '--exit-after-ms', '5000'],
+      { env: { NOTIFY_SOCKET: sock.socketPath, WATCHDOG_USEC: '1000000', MASKWATCH_STATE_DIR: path.join(dir, 'daemon-state') }, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const accepted = sock.accepted();
+    assert.equal(accepted.filter((m) => m === 'READY=1').length, 1, accepted.join('\n'));
+    const ready = accepted.indexOf('READY=1');
+    const stopping = accepted.indexOf('STOPPING=1');
+    assert.ok(stopping > ready && !accepted.slice(stopping).includes('WATCHDOG=1'), accepted.join('\n'));
+    assert.ok(accepted.slice(ready, stopping).filter((m) => m === 'WATCHDOG=1').length >= 2, accepted.join('\n'));
+    assert.ok(!/cannot notify systemd/.test(r.stderr), r.stderr);
+  } finally {
+    sock.close();
+  }
 });

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../core/log.js';
 
 /** Each command lives in its own file and exports `register(program)`; heavy imports stay inside actions. */
@@ -20,6 +21,15 @@ export async function buildProgram(): Promise<Command> {
   return program;
 }
 
+/** A production install (npm prune --omit=dev) leaves out TF.js, which only train, export, synth and quantize load. */
+function missingTrainingPackage(err: unknown): string | null {
+  const code = (err as NodeJS.ErrnoException).code;
+  const name = /Cannot find (?:package|module) '(@tensorflow\/[^'/]+)/.exec(errorMessage(err))?.[1];
+  if (!name || (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND')) return null;
+  const root = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+  return `this command needs ${name}, which a production install leaves out: run \`npm ci --include=dev\` in ${root} to add the training packages`;
+}
+
 async function main(): Promise<void> {
   const program = await buildProgram();
   program.exitOverride();
@@ -27,7 +37,7 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
-    process.stderr.write(`maskwatch: ${errorMessage(err)}\n`);
+    process.stderr.write(`maskwatch: ${missingTrainingPackage(err) ?? errorMessage(err)}\n`);
     process.exit(1);
   }
 }

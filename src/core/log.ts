@@ -1,9 +1,31 @@
 /**
  * One logger per module (Homebridge style): `createLogger('mqtt').info(...)`.
- * Lines go to stderr so stdout stays free for --json output.
+ * Lines go to stderr so stdout stays free for --json output. When stderr is the journal (a systemd
+ * service), each line starts with its syslog priority instead of a timestamp (sd-daemon(3): `<3>` error,
+ * `<4>` warning, `<6>` info, `<7>` debug), so `journalctl -p warning` works; journald adds the time.
  */
+import fs from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const SYSLOG_PRIORITY: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/**
+ * True when stderr goes to journald: JOURNAL_STREAM names stderr's device:inode (a shell that merely
+ * inherited JOURNAL_STREAM from a desktop session has another stderr), or, without JOURNAL_STREAM, a
+ * systemd service (INVOCATION_ID) whose output systemd forwards with the same prefix convention.
+ */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env, stderrFd = 2): boolean {
+  if (env.JOURNAL_STREAM) {
+    try {
+      const st = fs.fstatSync(stderrFd, { bigint: true });
+      return env.JOURNAL_STREAM === `${st.dev}:${st.ino}`;
+    } catch {
+      return false;
+    }
+  }
+  return !!env.INVOCATION_ID;
+}
 
 export interface Logger {
   debug(msg: string): void;
@@ -14,10 +36,11 @@ export interface Logger {
 
 type Sink = (line: string, level: LogLevel) => void;
 
-const state: { level: LogLevel; sink: Sink; secrets: string[] } = {
+const state: { level: LogLevel; sink: Sink; secrets: string[]; journal: boolean } = {
   level: (process.env.MASKWATCH_LOG_LEVEL as LogLevel) in ORDER ? (process.env.MASKWATCH_LOG_LEVEL as LogLevel) : 'info',
   sink: (line) => process.stderr.write(line + '\n'),
   secrets: [],
+  journal: stderrIsJournal(),
 };
 
 export function setLogLevel(level: LogLevel): void {
@@ -45,8 +68,8 @@ function redact(line: string): string {
 export function createLogger(module: string): Logger {
   const emit = (level: LogLevel, msg: string) => {
     if (ORDER[level] < ORDER[state.level]) return;
-    const ts = new Date().toISOString();
-    state.sink(redact(`${ts} ${level.toUpperCase().padEnd(5)} [${module}] ${msg}`), level);
+    const head = state.journal ? `<${SYSLOG_PRIORITY[level]}>` : `${new Date().toISOString()} `;
+    state.sink(redact(`${head}${level.toUpperCase().padEnd(5)} [${module}] ${msg}`), level);
   };
   return {
     debug: (m) => emit('debug', m),
