@@ -26,6 +26,8 @@ export interface CaffeConvertResult {
   outputs: Array<{ name: string; dims: Dims; shape: number[] }>;
   /** The input shape the concrete output shapes were computed for. */
   referenceInputShape: number[];
+  /** Weights whose magnitude was below float32's normal range, written as 0 (see flushDenormals). */
+  flushedDenormals: number;
 }
 
 /** A converted blob: its ONNX tensor, its shape at the reference size, and which dims follow the input's spatial size. */
@@ -47,6 +49,7 @@ const PARAM_FIELDS: Record<string, [string, string[]] | undefined> = {
   Sigmoid: ['sigmoid_param', ['engine']],
 };
 const LAYER_FIELDS = ['name', 'type', 'bottom', 'top', 'param'];
+const MIN_NORMAL_FLOAT32 = 2 ** -126;
 
 export function convertCaffeModel(net: CaffeNet, weights: Map<string, CaffeBlob[]>, opts: CaffeConvertOptions = {}): CaffeConvertResult {
   return new CaffeConverter(net, weights, opts).convert();
@@ -57,6 +60,7 @@ class CaffeConverter {
   private readonly blobs = new Map<string, Value>();
   private readonly consumed = new Set<string>();
   private readonly produced: string[] = [];
+  private flushed = 0;
 
   constructor(
     private readonly net: CaffeNet,
@@ -84,7 +88,7 @@ class CaffeConverter {
       this.b.output(blob, outDims);
       return { name: blob, dims: outDims, shape: v.shape };
     });
-    return { onnx: this.b.toBytes('maskwatch caffe-convert'), inputs: [{ name: input.name, dims }], outputs, referenceInputShape: shape };
+    return { onnx: this.b.toBytes('maskwatch caffe-convert'), inputs: [{ name: input.name, dims }], outputs, referenceInputShape: shape, flushedDenormals: this.flushed };
   }
 
   private fail(layer: CaffeLayer, message: string): never {
@@ -188,15 +192,32 @@ class CaffeConverter {
     const w = blobs[0]!;
     if (w.data.length !== wShape.reduce((a, b) => a * b, 1) || (w.shape.length === 4 && w.shape.some((v, i) => v !== wShape[i])))
       this.fail(layer, `weights of shape [${w.shape}] do not fit [${wShape}] (output, input/group, kh, kw)`);
-    const inputs = [x.name, this.b.initializer(this.b.uniqueName(`${out}/W`), w.data, wShape)];
+    const inputs = [x.name, this.b.initializer(this.b.uniqueName(`${out}/W`), this.flushDenormals(w.data), wShape)];
     if (hasBias) {
       const bias = blobs[1]!;
       if (bias.data.length !== numOutput) this.fail(layer, `bias has ${bias.data.length} values for ${numOutput} outputs`);
-      inputs.push(this.b.initializer(this.b.uniqueName(`${out}/B`), bias.data, [numOutput]));
+      inputs.push(this.b.initializer(this.b.uniqueName(`${out}/B`), this.flushDenormals(bias.data), [numOutput]));
     }
     this.b.node('Conv', inputs, [out], { kernel_shape: k, strides: s, dilations: d, pads: [pad[0], pad[1], pad[0], pad[1]], group }, layer.name);
     const size = (i: 0 | 1) => Math.floor((x.shape[2 + i]! + 2 * pad[i] - (d[i] * (k[i] - 1) + 1)) / s[i]) + 1;
     return { name: out, shape: [x.shape[0]!, numOutput, size(0), size(1)], spatial: x.spatial };
+  }
+
+  /**
+   * Denormal weights (|w| < 2^-126; the AIZOO SSD's first conv has one dead filter of them) change no output by more
+   * than ~1e-38 but make x86 float units take a slow path: ORT's NCHWc conv kernel ran that layer 10× slower.
+   */
+  private flushDenormals(data: Float32Array): Float32Array {
+    let copy: Float32Array | undefined;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (v !== 0 && Math.abs(v) < MIN_NORMAL_FLOAT32) {
+        copy ??= Float32Array.from(data);
+        copy[i] = 0;
+        this.flushed++;
+      }
+    }
+    return copy ?? data;
   }
 
   /** Caffe rounds pooled sizes up by default (round_mode CEIL): ONNX ceil_mode 1, which also holds for symbolic sizes. */
