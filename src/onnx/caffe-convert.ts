@@ -38,9 +38,9 @@ interface Value {
 }
 
 const SUPPORTED = ['Convolution', 'ReLU', 'Pooling', 'Permute', 'Reshape', 'Concat', 'Sigmoid'];
-/** The parameter block each layer type may carry and the fields the converter understands in it. */
+/** The parameter block each layer type may carry and the fields the converter understands (or may ignore: fillers only matter for training). */
 const PARAM_FIELDS: Record<string, [string, string[]] | undefined> = {
-  Convolution: ['convolution_param', ['num_output', 'bias_term', 'pad', 'pad_h', 'pad_w', 'kernel_size', 'kernel_h', 'kernel_w', 'stride', 'stride_h', 'stride_w', 'dilation', 'group', 'engine']],
+  Convolution: ['convolution_param', ['num_output', 'bias_term', 'pad', 'pad_h', 'pad_w', 'kernel_size', 'kernel_h', 'kernel_w', 'stride', 'stride_h', 'stride_w', 'dilation', 'group', 'engine', 'weight_filler', 'bias_filler']],
   ReLU: ['relu_param', ['negative_slope', 'engine']],
   Pooling: ['pooling_param', ['pool', 'kernel_size', 'kernel_h', 'kernel_w', 'stride', 'stride_h', 'stride_w', 'pad', 'pad_h', 'pad_w', 'round_mode', 'engine']],
   Permute: ['permute_param', ['order']],
