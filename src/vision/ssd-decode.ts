@@ -40,11 +40,44 @@ export function ssdFeatureMaps(height: number, width: number): Array<[number, nu
 
 export interface SsdAnchorOptions {
   /**
+   * Where anchor centres sit. 'published' (the published code): ((i + 0.5) / n) on each map, which centres the grid
+   * on the image; the model learned its offsets against that at 260 px. 'receptive-field': each cell's receptive-field
+   * centre (stride·i + (stride − 1)/2; the fifth map one cell in) plus the mean gap between the two grids at 260 px
+   * (−2, −6, −14, −30, −30 px), so at any input size the anchors stand where the model, on average, learned them.
+   * The pooled maps overhang the image unless its side is a multiple of the stride, which moves the published grid
+   * against the receptive fields when the input size changes: boxes come out shifted right/down.
+   */
+  grid?: 'published' | 'receptive-field';
+  /**
    * The anchor sizes are fractions of this many input pixels. Unset (the published code): fractions of the input's
    * own width and height, so anchors scale with the input. 260 keeps them at the pixel sizes the model was trained
    * with, whatever the input size (and square in pixels on a non-square input).
    */
   anchorPixels?: number;
+}
+
+/** Receptive-field stride and first-cell centre (input pixel index) of each detection map. */
+const MAP_GEOMETRY: ReadonlyArray<{ stride: number; first: number }> = [
+  { stride: 8, first: 3.5 },
+  { stride: 16, first: 7.5 },
+  { stride: 32, first: 15.5 },
+  { stride: 64, first: 31.5 },
+  { stride: 64, first: 95.5 }, // an unpadded 3×3 conv on the fourth map: cell i sits on its cell i + 1
+];
+
+/** Normalised centres of one map's cells along one side of `side` pixels. */
+function cellCentres(side: number, cells: number, level: number, grid: 'published' | 'receptive-field'): Float64Array {
+  const out = new Float64Array(cells);
+  if (grid === 'published') {
+    for (let i = 0; i < cells; i++) out[i] = (i + 0.5) / cells;
+    return out;
+  }
+  const { stride, first } = MAP_GEOMETRY[level]!;
+  const trainedCells = ssdFeatureMaps(SSD_TRAINED_SIZE, SSD_TRAINED_SIZE)[level]![0];
+  // Mean over the 260-px map of (published centre − receptive-field centre), in pixels.
+  const gap = (SSD_TRAINED_SIZE - 1) / 2 - (first + (stride * (trainedCells - 1)) / 2);
+  for (let i = 0; i < cells; i++) out[i] = (first + stride * i + gap + 0.5) / side;
+  return out;
 }
 
 /** Anchors as (cx, cy, w, h) relative to the input, in the model's output order: map by map, row-major, 4 per cell. */
@@ -53,6 +86,7 @@ export function generateSsdAnchors(height: number, width: number, opts: SsdAncho
   const out = new Float32Array(maps.reduce((n, [r, c]) => n + r * c, 0) * ANCHORS_PER_CELL * 4);
   const sx = opts.anchorPixels ? opts.anchorPixels / width : 1;
   const sy = opts.anchorPixels ? opts.anchorPixels / height : 1;
+  const grid = opts.grid ?? 'published';
   let o = 0;
   maps.forEach(([rows, cols], level) => {
     const sizes = SSD_ANCHOR_SIZES[level]!;
@@ -61,11 +95,13 @@ export function generateSsdAnchors(height: number, width: number, opts: SsdAncho
       ...sizes.map((s) => [s, SSD_ANCHOR_RATIOS[0]] as [number, number]),
       ...SSD_ANCHOR_RATIOS.slice(1).map((r) => [sizes[0], r] as [number, number]),
     ];
+    const xs = cellCentres(width, cols, level, grid);
+    const ys = cellCentres(height, rows, level, grid);
     for (let y = 0; y < rows; y++)
       for (let x = 0; x < cols; x++)
         for (const [s, r] of shapes) {
-          out[o++] = (x + 0.5) / cols;
-          out[o++] = (y + 0.5) / rows;
+          out[o++] = xs[x]!;
+          out[o++] = ys[y]!;
           out[o++] = s * Math.sqrt(r) * sx;
           out[o++] = (s / Math.sqrt(r)) * sy;
         }

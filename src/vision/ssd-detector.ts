@@ -11,7 +11,7 @@ import type { Face, Frame } from '../core/types.js';
 import { TO_UNIT } from './image-ops.js';
 import { loadOrt, openSession, REPO_ROOT, VisionModelError } from './onnx-session.js';
 import { NchwResizer, type ResizeMode } from './resize-nchw.js';
-import { decodeSsd, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdDetection } from './ssd-decode.js';
+import { decodeSsd, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdAnchorOptions, type SsdDetection } from './ssd-decode.js';
 
 export const SSD_MODEL_NAME = 'aizoo-face-mask-ssd';
 export const SSD_LOC_OUTPUT = 'loc_branch_concat';
@@ -28,7 +28,8 @@ export interface SsdDetectorOptions {
   minFaceSize: number;
   maxFaces: number;
   resize?: ResizeMode;
-  /** See SsdAnchorOptions.anchorPixels; unset = the published anchors, relative to the input. */
+  /** See SsdAnchorOptions: where anchor centres sit and what their sizes are fractions of; unset = as published. */
+  anchorGrid?: SsdAnchorOptions['grid'];
   anchorPixels?: number;
   /** Defaults to models/aizoo-face-mask-ssd/aizoo-face-mask-ssd.onnx. */
   modelFile?: string;
@@ -61,7 +62,7 @@ export class SsdFaceDetector implements FaceDetector {
     } catch (err) {
       throw new VisionModelError(`ssd detector: input ${w}×${h}: ${(err as Error).message}`);
     }
-    this.anchors = generateSsdAnchors(h, w, { anchorPixels: this.opts.anchorPixels });
+    this.anchors = generateSsdAnchors(h, w, { grid: this.opts.anchorGrid, anchorPixels: this.opts.anchorPixels });
     this.input = new Float32Array(3 * w * h);
     this.ort = await loadOrt();
     const file = this.opts.modelFile ?? ssdModelFile();
