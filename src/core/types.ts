@@ -29,6 +29,8 @@ export interface Face {
   score: number;
   /** BlazeFace's 6 keypoints in image pixels: right eye, left eye, nose, mouth, right ear, left ear. */
   keypoints: Keypoint[];
+  /** The detector's own class scores, when it has them (the AIZOO SSD: independent sigmoid scores, not summing to 1). */
+  detectorScores?: { mask: number; noMask: number };
 }
 
 export type Probs = Record<Label, number>;

@@ -1,0 +1,131 @@
+/**
+ * The AIZOO face-mask SSD on ONNX Runtime as a FaceDetector: it finds masked faces as well as bare ones
+ * (BlazeFace, trained on bare faces, misses most masked ones). The whole frame is resized to the input size
+ * (stretched if the aspect ratios differ, as the published code does), /255, NCHW; decode, greedy NMS, back
+ * to image pixels. Faces carry the SSD's own Mask / NoMask scores and no keypoints.
+ */
+import path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import type { FaceDetector } from '../core/seams.js';
+import type { Face, Frame } from '../core/types.js';
+import { ModelError } from '../core/errors.js';
+import { REPO_ROOT } from '../core/paths.js';
+import { closeSession, loadOrt, openSession } from '../onnx/session.js';
+import { resampleInto, TO_UNIT, wholeImage } from './resample.js';
+import { decodeSsd, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdAnchorOptions, type SsdDetection } from './ssd-decode.js';
+
+export const SSD_MODEL_NAME = 'aizoo-face-mask-ssd';
+export const SSD_LOC_OUTPUT = 'loc_branch_concat';
+export const SSD_CLS_OUTPUT = 'cls_branch_concat';
+
+export interface SsdDetectorOptions {
+  /** Model input size in pixels; any size ≥ 129 (the model's input height and width are symbolic). */
+  inputWidth: number;
+  inputHeight: number;
+  scoreThreshold: number;
+  /** Greedy NMS IoU; the published code uses 0.4. */
+  iouThreshold: number;
+  /** Faces narrower than this (image pixels) are dropped. */
+  minFaceSize: number;
+  maxFaces: number;
+  /** Antialiased downscale instead of plain bilinear (OpenCV's INTER_LINEAR, what the published code feeds it). */
+  antialias?: boolean;
+  /** See SsdAnchorOptions: where anchor centres sit and what their sizes are fractions of; unset = as published. */
+  anchorGrid?: SsdAnchorOptions['grid'];
+  anchorPixels?: number;
+  /** Defaults to models/aizoo-face-mask-ssd/aizoo-face-mask-ssd.onnx. */
+  modelFile?: string;
+  intraOpNumThreads?: number;
+  allowSpinning?: boolean;
+}
+
+export function ssdModelFile(): string {
+  return path.join(REPO_ROOT, 'models', SSD_MODEL_NAME, `${SSD_MODEL_NAME}.onnx`);
+}
+
+export class SsdFaceDetector implements FaceDetector {
+  private session: Ort.InferenceSession | undefined;
+  private ort: typeof Ort | undefined;
+  private anchors: Float32Array | undefined;
+  private input: Float32Array | undefined;
+
+  constructor(private readonly opts: SsdDetectorOptions) {}
+
+  /** The larger input side (the seam's single number); see inputWidth / inputHeight. */
+  get inputSize(): number {
+    return Math.max(this.opts.inputWidth, this.opts.inputHeight);
+  }
+
+  async start(): Promise<void> {
+    const { inputWidth: w, inputHeight: h } = this.opts;
+    try {
+      ssdFeatureMaps(h, w);
+    } catch (err) {
+      throw new ModelError(`ssd detector: input ${w}×${h}: ${(err as Error).message}`);
+    }
+    this.anchors = generateSsdAnchors(h, w, { grid: this.opts.anchorGrid, anchorPixels: this.opts.anchorPixels });
+    this.input = new Float32Array(3 * w * h);
+    this.ort = await loadOrt();
+    const file = this.opts.modelFile ?? ssdModelFile();
+    const session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1, allowSpinning: this.opts.allowSpinning });
+    const meta = session.inputMetadata[0];
+    const dims = meta?.isTensor ? meta.shape : undefined;
+    const fits = (d: unknown, want: number) => typeof d !== 'number' || d === want;
+    const outs = session.outputNames;
+    if (!dims || dims.length !== 4 || !fits(dims[1], 3) || !fits(dims[2], h) || !fits(dims[3], w) || !outs.includes(SSD_LOC_OUTPUT) || !outs.includes(SSD_CLS_OUTPUT)) {
+      await session.release();
+      throw new ModelError(`ssd detector ${file}: input [${dims}] and outputs [${outs}] do not fit an SSD with NCHW input 1×3×${h}×${w} and outputs ${SSD_LOC_OUTPUT}, ${SSD_CLS_OUTPUT}`);
+    }
+    this.session = session;
+  }
+
+  /** Resizes the frame into the input tensor. */
+  preprocess(frame: Pick<Frame, 'width' | 'height' | 'rgb'>): void {
+    if (!this.input) throw new Error('SsdFaceDetector: start() was not called');
+    resampleInto(frame, wholeImage(frame), this.opts.inputWidth, this.opts.inputHeight, { norm: TO_UNIT, antialias: this.opts.antialias ?? false, layout: 'nchw' }, this.input);
+  }
+
+  /** The bare model run on the current input tensor. */
+  async infer(): Promise<{ loc: Float32Array; cls: Float32Array }> {
+    if (!this.session || !this.ort || !this.input) throw new Error('SsdFaceDetector: start() was not called');
+    const feeds = { [this.session.inputNames[0]!]: new this.ort.Tensor('float32', this.input, [1, 3, this.opts.inputHeight, this.opts.inputWidth]) };
+    const out = await this.session.run(feeds);
+    return { loc: out[SSD_LOC_OUTPUT]!.data as Float32Array, cls: out[SSD_CLS_OUTPUT]!.data as Float32Array };
+  }
+
+  /** Detections relative to the frame, after NMS, best first (before the size and count limits). */
+  async detectRelative(frame: Pick<Frame, 'width' | 'height' | 'rgb'>): Promise<SsdDetection[]> {
+    this.preprocess(frame);
+    const { loc, cls } = await this.infer();
+    if (loc.length !== this.anchors!.length) throw new ModelError(`ssd detector: model gives ${loc.length / 4} boxes for a ${this.opts.inputWidth}×${this.opts.inputHeight} input, the anchors expect ${this.anchors!.length / 4}`);
+    return greedyNms(decodeSsd(loc, cls, this.anchors!, this.opts.scoreThreshold), this.opts.iouThreshold);
+  }
+
+  /** Faces in image pixels, best first. One call at a time: the input tensor is reused between frames. */
+  async detect(frame: Frame): Promise<Face[]> {
+    const dets = await this.detectRelative(frame);
+    return dets
+      .map((d) => toImageFace(d, frame.width, frame.height))
+      .filter((f) => f.box.w >= this.opts.minFaceSize && f.box.h > 0)
+      .slice(0, this.opts.maxFaces);
+  }
+
+  async close(): Promise<void> {
+    await closeSession(this.session);
+    this.session = undefined;
+  }
+}
+
+/** A detection relative to the whole frame → a Face in image pixels, clipped to the frame. */
+export function toImageFace(d: SsdDetection, width: number, height: number): Face {
+  const x0 = Math.max(0, d.box.x * width);
+  const y0 = Math.max(0, d.box.y * height);
+  const x1 = Math.min(width, (d.box.x + d.box.w) * width);
+  const y1 = Math.min(height, (d.box.y + d.box.h) * height);
+  return {
+    box: { x: x0, y: y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0) },
+    score: d.score,
+    keypoints: [],
+    detectorScores: { mask: d.classScores[0], noMask: d.classScores[1] },
+  };
+}
