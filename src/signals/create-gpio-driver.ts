@@ -47,9 +47,13 @@ export function createGpioDriver(signals: SignalsConfig, opts: { devDir?: string
     case 'none':
       return new NullGpio();
     default: {
-      if (hasGpioChardev(opts.devDir) && findExecutable(signals.gpiosetPath)) return chardev();
+      const devDir = opts.devDir ?? '/dev';
+      const chips = hasGpioChardev(devDir);
+      const gpioset = findExecutable(signals.gpiosetPath);
+      if (chips && gpioset) return chardev();
       if (listSysfsChips(signals.sysfsRoot).length > 0) return sysfs();
-      log.info('no GPIO here (no /dev/gpiochip* with gpioset, no sysfs GPIO chips): lights go to the console');
+      const chardevMiss = chips ? `${devDir}/gpiochip* is there but ${signals.gpiosetPath} (signals.gpiosetPath) was not found` : `no ${devDir}/gpiochip*`;
+      log.warn(`signals.backend auto: no GPIO found (chardev: ${chardevMiss}; sysfs: no gpiochip* in ${signals.sysfsRoot}): the lights and the buzzer go to the console`);
       return new ConsoleGpio(opts.write);
     }
   }
