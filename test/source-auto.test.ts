@@ -4,20 +4,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import convict from 'convict';
 import { systemClock } from '../src/core/clock.js';
 import { setLogSink } from '../src/core/log.js';
 import type { FrameSource, SourceState } from '../src/core/seams.js';
 import { createFrameSource, findCameraDevice, searchCamera } from '../src/source/create-frame-source.js';
-import { schema, type MaskwatchConfig } from '../src/config/schema.js';
+import { loadConfig } from '../src/config/load.js';
+import type { MaskwatchConfig } from '../src/config/schema.js';
 
 let dir: string;
 const logLines: string[] = [];
 let previousSink: ReturnType<typeof setLogSink>;
 
 function cameraConfig(overrides: Partial<MaskwatchConfig['camera']>): MaskwatchConfig['camera'] {
-  const base = convict<MaskwatchConfig>(schema as unknown as convict.Schema<MaskwatchConfig>, { env: {} }).getProperties().camera;
-  return { ...base, width: 160, height: 120, fps: 10, retryInitialMs: 20, retryMaxMs: 80, stallMs: 3000, ...overrides };
+  return { ...loadConfig({ env: {} }).config.camera, width: 160, height: 120, fps: 10, retryInitialMs: 20, retryMaxMs: 80, ...overrides };
 }
 
 /** A frame within ms, or null. */
@@ -29,13 +28,17 @@ async function frameWithin(source: FrameSource, ms: number) {
   return got;
 }
 
-const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** Resolves when the source reaches the state (or fails after ms). */
+function reaches(source: FrameSource, state: SourceState, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ${state} within ${ms} ms (${source.state})`)), ms);
+    source.onStateChange((s) => {
+      if (s !== state) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-auto-'));
@@ -80,13 +83,14 @@ test('auto looks again with back-off and streams from a camera that appears; its
   fs.writeFileSync(fakeFfmpeg, '#!/bin/sh\nexec ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=160x120:rate=10 -c:v mjpeg -f mjpeg -\n', { mode: 0o755 });
   const source = createFrameSource({ camera: cameraConfig({ source: 'auto', ffmpegPath: fakeFfmpeg }), stateDir: dir }, systemClock, { devDir: dev, sysDir: sys });
   t.after(() => source.stop());
+  const streaming = reaches(source, 'streaming', 10_000);
   await source.start();
   assert.equal(source.state, 'retrying');
   assert.equal(await frameWithin(source, 200), null);
   fs.writeFileSync(path.join(dev, 'video3'), '');
   fs.mkdirSync(path.join(sys, 'video3'), { recursive: true });
   fs.writeFileSync(path.join(sys, 'video3', 'name'), 'USB Camera\n');
-  await waitFor('streaming', () => source.state === 'streaming');
+  await streaming;
   assert.ok(await frameWithin(source, 5000), 'a frame from the camera that appeared');
   assert.equal(source.description, path.join(dev, 'video3'));
 });

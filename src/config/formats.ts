@@ -75,14 +75,15 @@ function mustBeString(value: unknown): asserts value is string {
   if (typeof value !== 'string') throw new Error('must be a string');
 }
 
-function checkReadableFile(p: string): void {
+/** Throws "no such file" / "not a folder" unless p is a file (or a folder) this user can read. */
+function checkReadable(p: string, kind: 'file' | 'folder'): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(p);
   } catch {
-    throw new Error(`no such file: ${shownPath(p)}`);
+    throw new Error(`no such ${kind}: ${shownPath(p)}`);
   }
-  if (!stat.isFile()) throw new Error(`not a file: ${shownPath(p)}`);
+  if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) throw new Error(`not a ${kind}: ${shownPath(p)}`);
   try {
     fs.accessSync(p, fs.constants.R_OK);
   } catch {
@@ -142,18 +143,12 @@ const FORMATS: { [K in keyof FormatTypes]: (value: unknown) => void } = {
   },
   'model-dir'(value) {
     mustBeString(value);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(value);
-    } catch {
-      throw new Error(`no such folder: ${shownPath(value)}`);
-    }
-    if (!stat.isDirectory()) throw new Error(`not a folder: ${shownPath(value)}`);
+    checkReadable(value, 'folder');
     if (!fs.existsSync(path.join(value, 'model-card.json'))) throw new Error(`no model-card.json in ${shownPath(value)}`);
   },
   'optional-file'(value) {
     mustBeString(value);
-    if (value !== '') checkReadableFile(value);
+    if (value !== '') checkReadable(value, 'file');
   },
 };
 
