@@ -75,6 +75,14 @@ test('a modelDir that does not exist, or has no model card, is rejected', () => 
   const empty = path.join(tmp, 'empty-model');
   fs.mkdirSync(empty);
   assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .*: no model-card\.json in/);
+  // the default (relative) model folder is found from any working directory, as predict always did
+  const cwd = process.cwd();
+  process.chdir(tmp);
+  try {
+    assert.equal(loadConfig({ env: {} }).config.classifier.modelDir, path.join(ROOT, 'models/maskwatch-default'));
+  } finally {
+    process.chdir(cwd);
+  }
 });
 
 test('a dotted key in a file ("signals.activeLow": true, as docs/HARDWARE.md used to write it) is rejected with the nested form', () => {

@@ -1,4 +1,7 @@
 import convict from 'convict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { registerSecret } from '../core/log.js';
 import { checkFileKeys, ConfigError, readConfigFile } from './config-file.js';
 import { crossCheck } from './cross-checks.js';
@@ -31,6 +34,17 @@ export interface LoadedConfig {
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/maskwatch/config.json';
+
+/** The maskwatch folder (the bundled models are under <it>/models); the same as vision's REPO_ROOT, which config may not import. */
+const APP_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A relative model folder that is not under the working directory but is in the maskwatch folder is taken from there. */
+function resolveModelDir(cfg: convict.Config<MaskwatchConfig>): void {
+  const dir = cfg.get('classifier.modelDir');
+  if (typeof dir !== 'string' || dir === '' || path.isAbsolute(dir) || fs.existsSync(dir)) return;
+  const bundled = path.join(APP_ROOT, dir);
+  if (fs.existsSync(bundled)) cfg.set('classifier.modelDir', bundled);
+}
 
 function originText(origin: ValueOrigin): string {
   switch (origin.kind) {
@@ -102,6 +116,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   }
   checked.push(flagsUsed.length ? `flags ${flagsUsed.join(', ')}` : 'flags (none)');
 
+  resolveModelDir(cfg);
   const describe = (key: string) => `${key} = ${shownValue(key, cfg.get(key as never))} (${originText(origins.get(key) ?? { kind: 'default' })})`;
   const invalid = new Set<string>();
   try {

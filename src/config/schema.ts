@@ -35,7 +35,7 @@ export const schema = {
     maxFaces: { doc: 'Most faces kept per frame.', format: integer(1, 100), default: 10 },
   },
   classifier: {
-    modelDir: { doc: 'Model directory with model-card.json and the ONNX files (must exist; a relative path is from the working directory).', format: 'model-dir', default: 'models/maskwatch-default' },
+    modelDir: { doc: 'Model directory with model-card.json and the ONNX files (must exist; a relative path is from the working directory, else from the maskwatch folder).', format: 'model-dir', default: 'models/maskwatch-default' },
     precision: { doc: 'Which classifier file to run: int8 (quantized; on the shipped model the same label as float on 99.8 % of test faces ≥ 32 px, see docs/MODEL.md) or float.', format: ['int8', 'float'], default: 'int8' },
   },
   tracker: {
