@@ -71,10 +71,15 @@ test('one GPIO line used for two outputs is one error naming both keys and where
 });
 
 test('a modelDir that does not exist, or has no model card, is rejected', () => {
-  assertOneLine(problems({ classifier: { modelDir: path.join(tmp, 'no-model') } }).lines, /^config: classifier\.modelDir = ".*no-model" \(in .*\): no such folder/);
+  assertOneLine(problems({ classifier: { modelDir: path.join(tmp, 'no-model') } }).lines, /^config: classifier\.modelDir = ".*no-model" \(in .*\): .*no-model: no such folder$/);
   const empty = path.join(tmp, 'empty-model');
   fs.mkdirSync(empty);
-  assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .*: no model-card\.json in/);
+  assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .*: .*empty-model: no model-card\.json in it$/);
+  // a card without an int8 file runs in float (the classifier warns), but the file it names must be there
+  fs.writeFileSync(path.join(empty, 'model-card.json'), JSON.stringify({ files: { float: { path: 'classifier.onnx' } } }));
+  assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .* with classifier\.precision = "int8" \(the default\): .*empty-model\/classifier\.onnx \(files\.float of the model card\) is missing$/);
+  fs.writeFileSync(path.join(empty, 'classifier.onnx'), 'placeholder: the daemon checks its sha256');
+  assert.deepEqual(problems({ classifier: { modelDir: empty } }).lines, []);
   // the default (relative) model folder is found from any working directory, as predict always did
   const cwd = process.cwd();
   process.chdir(tmp);
@@ -87,7 +92,7 @@ test('a modelDir that does not exist, or has no model card, is rejected', () => 
 
 test('a dotted key in a file ("signals.activeLow": true, as docs/HARDWARE.md used to write it) is rejected with the nested form', () => {
   const { file, lines } = problems({ 'signals.activeLow': true });
-  assertOneLine(lines, new RegExp(`^config ${esc(file)}: "signals\\.activeLow" is a dotted key, .*nest it: \\{"signals": \\{"activeLow": true\\}\\}$`));
+  assertOneLine(lines, new RegExp(`^config: "signals\\.activeLow" in ${esc(file)} is a dotted key, .*nest it: \\{"signals": \\{"activeLow": true\\}\\}$`));
   assert.doesNotMatch(fs.readFileSync(path.join(ROOT, 'docs/HARDWARE.md'), 'utf8'), /`"signals\.\w+": /, 'docs/HARDWARE.md still writes a dotted key');
   assert.equal(loadConfig({ file: writeConfig({ signals: { activeLow: true } }), env: {} }).config.signals.activeLow, true);
 });
@@ -112,7 +117,7 @@ test('an error from MASKWATCH_CAMERA names the variable; a flag names the flag',
   );
   assert.throws(
     () => loadConfig({ env: {}, overrides: { 'camera.source': `file:${tmp}/none.mp4` }, flagNames: { 'camera.source': '--camera' } }),
-    /config: camera\.source = "file:.*none\.mp4" \(from flag --camera\): no such file or folder/,
+    /config: camera\.source = "file:.*none\.mp4" \(from flag --camera\): .*none\.mp4: no such file or folder/,
   );
 });
 
@@ -124,11 +129,11 @@ test('broken JSON gives the line and column', () => {
 });
 
 test('a misspelt key gets "did you mean", also under the wrong group', () => {
-  assertOneLine(problems({ camera: { sorce: 'demo' } }).lines, /unknown key 'camera\.sorce' \(did you mean 'camera\.source'\?\)$/);
-  assertOneLine(problems({ mqtt: { discoveryprefix: 'ha' } }).lines, /unknown key 'mqtt\.discoveryprefix' \(did you mean 'mqtt\.discoveryPrefix'\?\)$/);
-  assertOneLine(problems({ camera: { activeLow: true } }).lines, /unknown key 'camera\.activeLow' \(did you mean 'signals\.activeLow'\?\)$/);
-  assertOneLine(problems({ sigals: { green: 5 } }).lines, /unknown key 'sigals' \(did you mean 'signals'\?\)$/);
-  assertOneLine(problems({ zzz: 1 }).lines, /unknown key 'zzz' \(docs\/CONFIG\.md lists the keys\)$/);
+  assertOneLine(problems({ camera: { sorce: 'demo' } }).lines, /^config: unknown key 'camera\.sorce' in .*c\d+\.json \(did you mean 'camera\.source'\?\)$/);
+  assertOneLine(problems({ mqtt: { discoveryprefix: 'ha' } }).lines, /unknown key 'mqtt\.discoveryprefix' in .* \(did you mean 'mqtt\.discoveryPrefix'\?\)$/);
+  assertOneLine(problems({ camera: { activeLow: true } }).lines, /unknown key 'camera\.activeLow' in .* \(did you mean 'signals\.activeLow'\?\)$/);
+  assertOneLine(problems({ sigals: { green: 5 } }).lines, /unknown key 'sigals' in .* \(did you mean 'signals'\?\)$/);
+  assertOneLine(problems({ zzz: 1 }).lines, /unknown key 'zzz' in .* \(docs\/CONFIG\.md lists the keys\)$/);
 });
 
 test('every problem of a file is reported at once, one line each', () => {

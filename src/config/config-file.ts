@@ -101,20 +101,20 @@ function walkGroup(obj: Record<string, unknown>, node: object, prefix: string, f
     const child: unknown = Object.hasOwn(node, k) ? (node as Record<string, unknown>)[k] : undefined;
     if (child === undefined) {
       if (k.includes('.') && LEAVES.has(key)) {
-        result.problems.push(`config ${file}: "${k}" is a dotted key, which a config file does not take; nest it: ${nestedForm(key, value)}`);
+        result.problems.push(`config: "${key}" in ${file} is a dotted key, which a config file does not take; nest it: ${nestedForm(key, value)}`);
       } else {
-        result.problems.push(`config ${file}: unknown key '${key}'${didYouMean(key)}`);
+        result.problems.push(`config: unknown key '${key}' in ${file}${didYouMean(key)}`);
       }
     } else if (isSchemaLeaf(child)) {
       if (isPlainObject(value)) {
-        result.problems.push(`config ${file}: ${key} takes a value, not an object (${JSON.stringify(value).slice(0, 60)})`);
+        result.problems.push(`config: ${key} in ${file} takes a value, not an object (${JSON.stringify(value).slice(0, 60)})`);
         continue;
       }
       out[k] = value;
       result.leafKeys.push(key);
     } else if (!isPlainObject(value)) {
       const example = Object.keys(child as object)[0];
-      result.problems.push(`config ${file}: ${key} must be an object of keys such as {"${example}": …}, not ${JSON.stringify(value)}`);
+      result.problems.push(`config: ${key} in ${file} must be an object of keys such as {"${example}": …}, not ${JSON.stringify(value)}`);
     } else {
       out[k] = walkGroup(value, child as object, key, file, result);
     }

@@ -55,7 +55,7 @@ export function crossCheck(config: MaskwatchConfig, keys: KeyView): string[] {
   return problems;
 }
 
-/** Whether the model card names a file for the precision and that file is there (the daemon also checks its sha256). */
+/** Whether the model file the daemon would open for the precision is named by the card and there (the daemon also checks its sha256). */
 function modelFileProblem(dir: string, precision: 'int8' | 'float'): string | null {
   let card: { files?: Partial<Record<'int8' | 'float', { path?: unknown }>> };
   try {
@@ -63,8 +63,10 @@ function modelFileProblem(dir: string, precision: 'int8' | 'float'): string | nu
   } catch (err) {
     return `model-card.json cannot be read: ${(err as Error).message}`;
   }
-  const entry = card.files?.[precision];
-  if (!entry || typeof entry.path !== 'string') return `the model card names no ${precision} file${precision === 'int8' ? ' (quantize the model, or use classifier.precision float)' : ''}`;
-  if (!fs.existsSync(path.join(dir, entry.path))) return `the ${precision} file ${path.join(dir, entry.path)} is missing`;
+  // a card without an int8 file is run in float (the classifier warns); without a float file it is broken
+  const used = card.files?.[precision] ? precision : 'float';
+  const entry = card.files?.[used];
+  if (!entry || typeof entry.path !== 'string') return 'the model card names no float file';
+  if (!fs.existsSync(path.join(dir, entry.path))) return `${path.join(dir, entry.path)} (files.${used} of the model card) is missing`;
   return null;
 }

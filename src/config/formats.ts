@@ -81,13 +81,13 @@ function checkReadable(p: string, kind: 'file' | 'folder'): void {
   try {
     stat = fs.statSync(p);
   } catch {
-    throw new Error(`no such ${kind}: ${shownPath(p)}`);
+    throw new Error(`${shownPath(p)}: no such ${kind}`);
   }
-  if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) throw new Error(`not a ${kind}: ${shownPath(p)}`);
+  if (kind === 'file' ? !stat.isFile() : !stat.isDirectory()) throw new Error(`${shownPath(p)}: not a ${kind}`);
   try {
     fs.accessSync(p, fs.constants.R_OK);
   } catch {
-    throw new Error(`cannot be read by this user: ${shownPath(p)}`);
+    throw new Error(`${shownPath(p)}: cannot be read by this user`);
   }
 }
 
@@ -111,7 +111,7 @@ const FORMATS: { [K in keyof FormatTypes]: (value: unknown) => void } = {
     if (/^v4l2:\/dev\/[\w./-]+$/.test(value)) return;
     if (/^gstreamer:.+/.test(value)) return;
     if (/^file:.+/.test(value)) {
-      if (!fs.existsSync(value.slice(5))) throw new Error(`no such file or folder: ${shownPath(value.slice(5))}`);
+      if (!fs.existsSync(value.slice(5))) throw new Error(`${shownPath(value.slice(5))}: no such file or folder`);
       return;
     }
     throw new Error('must be one of: auto, demo, libcamera, v4l2:/dev/videoN, gstreamer:<pipeline ending in jpegenc>, file:<video or folder of images>');
@@ -144,7 +144,7 @@ const FORMATS: { [K in keyof FormatTypes]: (value: unknown) => void } = {
   'model-dir'(value) {
     mustBeString(value);
     checkReadable(value, 'folder');
-    if (!fs.existsSync(path.join(value, 'model-card.json'))) throw new Error(`no model-card.json in ${shownPath(value)}`);
+    if (!fs.existsSync(path.join(value, 'model-card.json'))) throw new Error(`${shownPath(value)}: no model-card.json in it`);
   },
   'optional-file'(value) {
     mustBeString(value);
