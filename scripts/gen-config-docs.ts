@@ -1,34 +1,12 @@
 /** Writes config/example.json (every key with its default) and docs/CONFIG.md from the one schema. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { schema } from '../src/config/schema.js';
+import { schemaLeaves, type SchemaLeaf } from '../src/config/keys.js';
 import { writeFileAtomic } from '../src/core/files.js';
-
-interface Leaf {
-  doc: string;
-  default: unknown;
-  format: unknown;
-  env?: string;
-  sensitive?: boolean;
-}
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function isLeaf(v: unknown): v is Leaf {
-  return typeof v === 'object' && v !== null && 'doc' in v && 'default' in v;
-}
-
-export function walk(node: Record<string, unknown>, prefix = ''): Array<[string, Leaf]> {
-  const out: Array<[string, Leaf]> = [];
-  for (const [k, v] of Object.entries(node)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (isLeaf(v)) out.push([key, v]);
-    else out.push(...walk(v as Record<string, unknown>, key));
-  }
-  return out;
-}
-
-function exampleValue(key: string, leaf: Leaf): unknown {
+function exampleValue(key: string, leaf: SchemaLeaf): unknown {
   if (key === 'deviceId') return 'shop-door-1';
   if (key === 'stateDir') return '/var/lib/maskwatch';
   return leaf.default;
@@ -36,7 +14,7 @@ function exampleValue(key: string, leaf: Leaf): unknown {
 
 export function buildExample(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, leaf] of walk(schema as unknown as Record<string, unknown>)) {
+  for (const [key, leaf] of schemaLeaves()) {
     const parts = key.split('.');
     let obj = out;
     for (const p of parts.slice(0, -1)) obj = (obj[p] ??= {}) as Record<string, unknown>;
@@ -52,16 +30,31 @@ function formatName(f: unknown): string {
 }
 
 function buildDoc(): string {
-  const rows = walk(schema as unknown as Record<string, unknown>).map(
+  const rows = schemaLeaves().map(
     ([key, l]) => `| \`${key}\` | ${formatName(l.format)} | \`${l.sensitive ? '(secret)' : JSON.stringify(l.default)}\` | ${l.env ? `\`${l.env}\`` : ''} | ${l.doc.replace(/\|/g, '\\|')} |`,
   );
   return [
     '# Configuration',
     '',
     'Generated from `src/config/schema.ts` by `npm run config:docs`; `config/example.json` holds every key with its default.',
+    '',
     'Order of precedence: flags > environment > config file (`/etc/maskwatch/config.json` or `--config`) > defaults.',
-    'Validation is strict: an unknown key or a bad value stops the daemon with one line naming the key, the value and what is allowed.',
-    '`maskwatch config check` validates a file; `maskwatch config print` shows the effective config with secrets redacted.',
+    '`maskwatch config check` loads exactly as `maskwatch run` does (it takes the same flags) and says which sources it read;',
+    '`maskwatch config print` shows the effective config with secrets redacted (also a password inside `mqtt.url`).',
+    '',
+    'Validation is strict, and every problem is one line naming the key, the value, where it came from',
+    '(the file, the environment variable or the flag) and what is allowed:',
+    '',
+    '- A config file is nested JSON, `{"signals": {"activeLow": true}}`. A dotted key such as `"signals.activeLow"` is',
+    '  rejected with the nested form shown; an unknown key gets a "did you mean"; broken JSON gives its line and column.',
+    '- Values in a file must have their JSON type: `true`/`false` for a bool (`"no"` or `"0"` is an error), numbers unquoted.',
+    '- Environment variables and flags are text: a bool takes `true`, `false`, `1` or `0`; an integer takes digits only.',
+    '- Rules between keys: the four GPIO lines differ; `camera.retryInitialMs` ≤ `camera.retryMaxMs`; quiet hours need',
+    '  both ends; `mqtt.certFile` needs `mqtt.keyFile`; one password only (`mqtt.password`, `mqtt.passwordFile` or in',
+    '  `mqtt.url`); the model card in `classifier.modelDir` names a file for `classifier.precision`.',
+    '- Files and folders (`classifier.modelDir`, `mqtt.*File` when set, a `file:` camera source) must exist;',
+    '  a relative path is taken from the working directory (`/opt/maskwatch` for the service); a relative',
+    '  `classifier.modelDir` not found there is taken from the maskwatch folder (the bundled models).',
     '',
     '| key | format | default | environment | meaning |',
     '|---|---|---|---|---|',

@@ -175,7 +175,7 @@ test('auto finds the first /dev/video* that is a camera, skipping ISP/codec node
   }
   assert.equal(findCameraDevice(dev, sys), path.join(dev, 'video2'));
   assert.equal(autoSource(cameraConfig({}), dev, sys), `v4l2:${path.join(dev, 'video2')}`);
-  // a Pi with only a CSI camera: libcamera when rpicam-vid is there, else the demo
+  // a Pi with only a CSI camera: libcamera when rpicam-vid is there, else no camera (never the demo)
   fs.rmSync(path.join(dev, 'video2'));
   fs.writeFileSync(path.join(dev, 'video0'), '');
   fs.mkdirSync(path.join(sys, 'video0'), { recursive: true });
@@ -184,5 +184,5 @@ test('auto finds the first /dev/video* that is a camera, skipping ISP/codec node
   const rpicam = path.join(dir, 'rpicam-vid');
   fs.writeFileSync(rpicam, '#!/bin/sh\n', { mode: 0o755 });
   assert.equal(autoSource(cameraConfig({ rpicamPath: rpicam }), dev, sys), 'libcamera');
-  assert.equal(autoSource(cameraConfig({ rpicamPath: path.join(dir, 'none', 'rpicam-vid') }), dev, sys), 'demo');
+  assert.equal(autoSource(cameraConfig({ rpicamPath: path.join(dir, 'none', 'rpicam-vid') }), dev, sys), null, 'never the demo');
 });

@@ -178,7 +178,7 @@ export async function openClassifierOrExit(config: MaskwatchConfig): Promise<Onn
   const dir = config.classifier.modelDir;
   const modelDir = path.isAbsolute(dir) || fs.existsSync(dir) ? dir : fs.existsSync(path.join(REPO_ROOT, dir)) ? path.join(REPO_ROOT, dir) : dir;
   try {
-    return await createMaskClassifier({ modelDir, precision: config.classifier.precision as 'float' | 'int8' });
+    return await createMaskClassifier({ modelDir, precision: config.classifier.precision });
   } catch (err) {
     return fail(errorMessage(err), 2);
   }

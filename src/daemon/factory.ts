@@ -26,7 +26,7 @@ export interface FactoryOverrides {
  */
 export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOverrides = {}): Promise<Daemon> {
   const clock = overrides.clock ?? systemClock;
-  const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision as 'int8' | 'float' });
+  const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision });
   const classifier = await loadClassifier();
   const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
   const driver = createGpioDriver(config.signals);

@@ -165,7 +165,7 @@ export class MqttConnection {
     parsed.password = '';
     this.safe = `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
     const options: IClientOptions = {
-      protocolVersion: m.protocolVersion === 4 ? 4 : 5,
+      protocolVersion: m.protocolVersion,
       clientId: this.opts.clientId,
       keepalive: m.keepaliveS,
       clean: true,

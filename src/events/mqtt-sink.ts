@@ -62,7 +62,7 @@ export class MqttEventSink implements EventSink {
       whileAway: () => `events wait in the outbox ${this.outbox.dir} (${this.outbox.depth()} now) and are sent when it answers`,
     });
     this.relay = new OutboxRelay(this.outbox, this.connection, this.topics.topic('event'), opts.inFlightMax);
-    this.commands = new CommandRouter(this.connection, this.topics, { protocolVersion: m.protocolVersion === 4 ? 4 : 5 });
+    this.commands = new CommandRouter(this.connection, this.topics, { protocolVersion: m.protocolVersion });
     this.discovery = new HaDiscovery(this.connection, {
       enabled: m.homeAssistant,
       discoveryPrefix: m.discoveryPrefix,

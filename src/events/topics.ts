@@ -2,6 +2,7 @@
  * The MQTT topic map: every topic under `<prefix>/<deviceId>/`, its payload type, QoS and retain flag.
  * docs/MQTT.md documents the same topics (a test checks that each one appears there).
  */
+import { topicPartProblem } from '../config/formats.js';
 import type { DaemonState, DaemonStats, CommandName, SourceState } from '../core/seams.js';
 import type { Label } from '../core/types.js';
 
@@ -130,14 +131,8 @@ export function encodePayload<K extends TopicName>(_name: K, payload: TopicPaylo
   return typeof payload === 'string' ? payload : JSON.stringify(payload);
 }
 
-/** Topic levels we put our own names into: no wildcards, no empty levels. */
+/** Topic levels we put our own names into: the config schema's rule (src/config/formats.ts), checked again at start. */
 export function checkTopicPart(what: string, value: string, allowSlash: boolean): void {
-  const ok = allowSlash ? /^[^#+\s/][^#+\s]*$/.test(value) && !value.endsWith('/') && !value.includes('//') : /^[A-Za-z0-9_-]+$/.test(value);
-  if (!ok) {
-    throw new Error(
-      allowSlash
-        ? `${what} '${value}': must be a topic prefix without +, #, spaces or empty levels`
-        : `${what} '${value}': may only contain letters, digits, _ and - (it is used in MQTT topics)`,
-    );
-  }
+  const problem = topicPartProblem(value, allowSlash);
+  if (problem) throw new Error(`${what} '${value}': ${problem}`);
 }

@@ -1,5 +1,5 @@
+import { findExecutable } from '../core/executables.js';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { MaskwatchConfig } from '../config/schema.js';
 import type { GpioDriver } from '../core/seams.js';
 import { createLogger } from '../core/log.js';
@@ -12,18 +12,6 @@ const log = createLogger('gpio');
 type SignalsConfig = MaskwatchConfig['signals'];
 
 /** An executable by path, or found on PATH. */
-export function findExecutable(command: string, envPath = process.env.PATH ?? ''): string | null {
-  const candidates = command.includes('/') ? [command] : envPath.split(path.delimiter).filter(Boolean).map((d) => path.join(d, command));
-  for (const c of candidates) {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
 export function hasGpioChardev(devDir = '/dev'): boolean {
   try {
@@ -47,9 +35,13 @@ export function createGpioDriver(signals: SignalsConfig, opts: { devDir?: string
     case 'none':
       return new NullGpio();
     default: {
-      if (hasGpioChardev(opts.devDir) && findExecutable(signals.gpiosetPath)) return chardev();
+      const devDir = opts.devDir ?? '/dev';
+      const chips = hasGpioChardev(devDir);
+      const gpioset = findExecutable(signals.gpiosetPath);
+      if (chips && gpioset) return chardev();
       if (listSysfsChips(signals.sysfsRoot).length > 0) return sysfs();
-      log.info('no GPIO here (no /dev/gpiochip* with gpioset, no sysfs GPIO chips): lights go to the console');
+      const chardevMiss = chips ? `${devDir}/gpiochip* is there but ${signals.gpiosetPath} (signals.gpiosetPath) was not found` : `no ${devDir}/gpiochip*`;
+      log.warn(`signals.backend auto: no GPIO found (chardev: ${chardevMiss}; sysfs: no gpiochip* in ${signals.sysfsRoot}): the lights and the buzzer go to the console`);
       return new ConsoleGpio(opts.write);
     }
   }

@@ -26,8 +26,8 @@ export interface FaceDetectorOptions {
 }
 
 /** The detector options from the config's detector.* keys. */
-export function detectorOptionsFromConfig(detector: { model: string; scoreThreshold: number; iouThreshold: number; minFaceSize: number; maxFaces: number }): FaceDetectorOptions {
-  return { variant: detector.model as BlazeFaceVariant, scoreThreshold: detector.scoreThreshold, iouThreshold: detector.iouThreshold, minFaceSize: detector.minFaceSize, maxFaces: detector.maxFaces };
+export function detectorOptionsFromConfig(detector: { model: BlazeFaceVariant; scoreThreshold: number; iouThreshold: number; minFaceSize: number; maxFaces: number }): FaceDetectorOptions {
+  return { variant: detector.model, scoreThreshold: detector.scoreThreshold, iouThreshold: detector.iouThreshold, minFaceSize: detector.minFaceSize, maxFaces: detector.maxFaces };
 }
 
 export function blazeFaceModelFile(variant: BlazeFaceVariant): string {
