@@ -15,7 +15,7 @@ import { DoorState } from '../src/decision/door-state.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { ProcessFrameSource } from '../src/source/process-source.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
+import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { quantile } from './stats.js';
 
@@ -44,7 +44,7 @@ const source = new ProcessFrameSource(
   },
   clock,
 );
-const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
+const detector = await createFaceDetector(config.detector);
 const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: precision as 'int8' | 'float' });
 // The daemon's own pieces between the source and the outputs: pipeline, door state, bus.
 const bus = new EventBus<DaemonEvents>();

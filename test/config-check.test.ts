@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import type { LogLevel } from '../src/core/log.js';
-import type { BlazeFaceVariant } from '../src/vision/blazeface-decode.js';
 import { ROOT, runCli } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-config-check-'));
@@ -144,10 +143,10 @@ test('every problem of a file is reported at once, one line each', () => {
 test('the typed config: enum keys keep their literal unions (no casts needed)', () => {
   const { config } = loadConfig({ env: {} });
   const level: LogLevel = config.log.level;
-  const variant: BlazeFaceVariant = config.detector.model;
+  const variant: 'ssd' | 'front' | 'back' = config.detector.model;
   const precision: 'int8' | 'float' = config.classifier.precision;
   const version: 4 | 5 = config.mqtt.protocolVersion;
-  assert.deepEqual([level, variant, precision, version], ['info', 'front', 'int8', 5]);
+  assert.deepEqual([level, variant, precision, version], ['info', 'ssd', 'int8', 5]);
 });
 
 test('config check with no file says what it checked, not "<file>: ok"; run and check reject the same settings alike', async () => {

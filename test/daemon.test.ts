@@ -18,7 +18,7 @@ import { IouTracker } from '../src/decision/tracker.js';
 import { MqttEventSink } from '../src/events/mqtt-sink.js';
 import { Lights, lightsOptionsFromConfig } from '../src/signals/lights.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
+import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { FakeCamera } from './helpers/fake-camera.js';
 import { FakeGpio } from './helpers/fake-gpio.js';
@@ -78,7 +78,7 @@ async function startDaemon(name: string) {
   const notifier = new RecordingNotifier();
   const daemon = new Daemon({
     source: camera,
-    detector: await createFaceDetector(detectorOptionsFromConfig(config.detector)),
+    detector: await createFaceDetector(config.detector),
     classifier: classifiers[0]!,
     loadClassifier: async () => {
       const next = await probedClassifier();

@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { Face, Frame } from '../src/core/types.js';
 import { ANCHOR_OPTIONS, generateAnchors, iou, weightedNms } from '../src/vision/blazeface-decode.js';
 import { faceCropRegion } from '../src/vision/face-crop.js';
-import { BlazeFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
+import { BlazeFaceDetector, type BlazeFaceOptions } from '../src/vision/blazeface-detector.js';
 import { FaceLandmarker, LANDMARK } from '../src/vision/face-landmarks.js';
 import { readImageFile } from '../src/vision/image-decode.js';
 import { ROOT } from './helpers/cli.js';
@@ -19,6 +19,7 @@ import { ROOT } from './helpers/cli.js';
 const FACES = path.join(ROOT, 'test/fixtures/faces');
 const EXPECTED: Record<string, number> = { 'sample1.jpg': 3, 'sample5.jpg': 5, 'sample6.jpg': 4 };
 const { config } = loadConfig({ env: {} });
+const BLAZE: BlazeFaceOptions = { variant: 'front', scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: config.detector.minFaceSize, maxFaces: config.detector.maxFaces };
 
 let back: BlazeFaceDetector;
 let front: BlazeFaceDetector;
@@ -26,8 +27,8 @@ let landmarker: FaceLandmarker;
 const frames = new Map<string, Frame>();
 
 before(async () => {
-  back = new BlazeFaceDetector({ ...detectorOptionsFromConfig(config.detector), variant: 'back', minFaceSize: 20 });
-  front = new BlazeFaceDetector({ ...detectorOptionsFromConfig(config.detector), variant: 'front', minFaceSize: 20 });
+  back = new BlazeFaceDetector({ ...BLAZE, variant: 'back', minFaceSize: 20 });
+  front = new BlazeFaceDetector({ ...BLAZE, variant: 'front', minFaceSize: 20 });
   landmarker = new FaceLandmarker();
   await Promise.all([back.start(), front.start(), landmarker.start()]);
   for (const name of Object.keys(EXPECTED)) frames.set(name, { seq: 0, capturedAt: 0, ...(await readImageFile(path.join(FACES, name))) });
@@ -56,7 +57,7 @@ for (const [name, count] of Object.entries(EXPECTED)) {
     for (let i = 0; i < faces.length; i++) {
       const f = faces[i]!;
       if (i > 0) assert.ok(faces[i - 1]!.score >= f.score, 'sorted by score');
-      assert.ok(f.score >= config.detector.scoreThreshold);
+      assert.ok(f.score >= BLAZE.scoreThreshold);
       assert.ok(f.box.x >= 0 && f.box.y >= 0 && f.box.x + f.box.w <= frame.width && f.box.y + f.box.h <= frame.height, 'inside the image');
       assert.ok(f.box.w > 50 && f.box.w < 130, `a face is about a tenth of the 800 px width, got ${f.box.w}`);
       assert.equal(f.keypoints.length, 6);
@@ -79,7 +80,7 @@ test('front model finds the one face in a close view, agreeing with the back mod
 test('min face size and max faces are applied', async () => {
   const frame = frames.get('sample5.jpg')!;
   const all = await back.detect(frame);
-  const big = new BlazeFaceDetector({ ...detectorOptionsFromConfig(config.detector), variant: 'back', minFaceSize: 80, maxFaces: 2 });
+  const big = new BlazeFaceDetector({ ...BLAZE, variant: 'back', minFaceSize: 80, maxFaces: 2 });
   await big.start();
   try {
     const some = await big.detect(frame);

@@ -8,7 +8,8 @@ import { errorMessage } from '../core/log.js';
 import { REPO_ROOT } from '../core/paths.js';
 import type { Box, Face, Verdict } from '../core/types.js';
 import type { RgbImage } from '../core/image.js';
-import type { BlazeFaceDetector } from '../vision/blazeface-detector.js';
+import type { FaceDetector } from '../core/seams.js';
+import { createFaceDetector } from '../vision/create-face-detector.js';
 import type { OnnxMaskClassifier } from '../vision/mask-classifier.js';
 
 interface PredictOptions {
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--annotate <dir>', 'write each input with coloured boxes and labels into this folder')
     .option('--model <dir>', 'classifier.modelDir')
     .option('--precision <p>', 'classifier.precision: int8 or float')
-    .option('--detector <variant>', 'detector.model: front (close faces) or back (full range)')
+    .option('--detector <model>', 'detector.model: ssd (masked and bare faces; the default), front or back (BlazeFace)')
     .option('--min-face <px>', 'detector.minFaceSize: ignore faces narrower than this')
     .action(async (inputs: string[], opts: PredictOptions) => {
       exitQuietlyOnClosedStdout();
@@ -41,11 +42,10 @@ export function register(program: Command): void {
       if (opts.detector) overrides['detector.model'] = opts.detector;
       if (opts.minFace !== undefined) overrides['detector.minFaceSize'] = opts.minFace;
       const config = loadConfigOrExit(opts.config, overrides);
-      const { createFaceDetector, detectorOptionsFromConfig } = await import('../vision/blazeface-detector.js');
       const classifier = await openClassifierOrExit(config);
-      let detector: BlazeFaceDetector;
+      let detector: FaceDetector;
       try {
-        detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
+        detector = await createFaceDetector(config.detector);
       } catch (err) {
         await classifier.close();
         return fail(errorMessage(err), 2);
@@ -66,7 +66,7 @@ export function register(program: Command): void {
 }
 
 interface Parts {
-  detector: BlazeFaceDetector;
+  detector: FaceDetector;
   classifier: OnnxMaskClassifier;
   opts: PredictOptions;
 }

@@ -12,6 +12,8 @@ import path from 'node:path';
 export interface FormatTypes {
   bool: boolean;
   fraction: number;
+  /** A fraction, or null for the model's own default. */
+  'model-fraction': number | null;
   'gpio-line': number | string | null;
   'camera-source': string;
   'buzzer-pattern': string;
@@ -97,6 +99,10 @@ const FORMATS: { [K in keyof FormatTypes]: (value: unknown) => void } = {
   },
   fraction(value) {
     if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error('must be a number from 0 to 1');
+  },
+  'model-fraction'(value) {
+    if (value === null) return;
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error("must be a number from 0 to 1, or null for the detector model's own default");
   },
   'gpio-line'(value) {
     if (value === null) return;
@@ -186,6 +192,7 @@ export function registerFormats(): void {
 export function valueFromText(format: unknown, text: string): unknown {
   if (format === 'bool') return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text;
   if (typeof format === 'string' && integerRanges.has(format)) return /^-?\d+$/.test(text) ? Number(text) : text;
+  if (format === 'model-fraction') return text === 'null' || text === '' ? null : Number.isFinite(Number(text)) ? Number(text) : text;
   if (format === 'fraction') return /^\s*$/.test(text) || !Number.isFinite(Number(text)) ? text : Number(text);
   if (format === 'gpio-line') return text === 'null' || text === '' ? null : /^\d+$/.test(text) ? Number(text) : text;
   if (Array.isArray(format) && format.every((v) => typeof v === 'number')) return /^\d+$/.test(text) ? Number(text) : text;

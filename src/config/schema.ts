@@ -28,9 +28,15 @@ export const schema = {
     gstPath: { doc: 'gst-launch-1.0 binary for the gstreamer source.', format: String, default: 'gst-launch-1.0' },
   },
   detector: {
-    model: { doc: 'BlazeFace variant: front (128 px, faces within about 2 m) or back (256 px, full range).', format: ['front', 'back'], default: 'front' },
-    scoreThreshold: { doc: 'Minimum face detection score.', format: 'fraction', default: 0.75 },
-    iouThreshold: { doc: 'Non-maximum suppression overlap threshold.', format: 'fraction', default: 0.3 },
+    model: {
+      doc: 'Face detector: ssd (the AIZOO face-mask SSD, trained on masked and bare faces; see docs/MODEL.md for how it was chosen), front (BlazeFace short range, 128 px) or back (BlazeFace full range, 256 px). BlazeFace was trained on bare faces and misses most masked ones.',
+      format: ['ssd', 'front', 'back'],
+      default: 'ssd',
+    },
+    precision: { doc: 'The SSD file to run: int8 (quantized, see docs/MODEL.md) or float. BlazeFace has a float file only.', format: ['int8', 'float'], default: 'int8' },
+    inputSize: { doc: 'SSD input side in pixels (the whole frame is resized to it; trained at 260).', format: integer(129, 1024), default: 260 },
+    scoreThreshold: { doc: "Minimum face detection score; null: the model's default (ssd 0.4, BlazeFace 0.75).", format: 'model-fraction', default: null },
+    iouThreshold: { doc: "Non-maximum suppression overlap threshold; null: the model's default (ssd 0.4, BlazeFace 0.3).", format: 'model-fraction', default: null },
     minFaceSize: { doc: 'Ignore faces smaller than this many pixels (box width).', format: integer(0, 8192), default: 32 },
     maxFaces: { doc: 'Most faces kept per frame.', format: integer(1, 100), default: 10 },
   },

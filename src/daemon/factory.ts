@@ -8,7 +8,7 @@ import { createGpioDriver } from '../signals/create-gpio-driver.js';
 import { Lights, lightsOptionsFromConfig } from '../signals/lights.js';
 import { createFrameSource } from '../source/create-frame-source.js';
 import { SystemdNotifier } from '../system/notify.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../vision/blazeface-detector.js';
+import { createFaceDetector, detectorName } from '../vision/create-face-detector.js';
 import { createMaskClassifier } from '../vision/mask-classifier.js';
 import { Daemon } from './daemon.js';
 
@@ -28,10 +28,10 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
   const clock = overrides.clock ?? systemClock;
   const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision });
   const classifier = await loadClassifier();
-  const detector = await createFaceDetector(detectorOptionsFromConfig(config.detector));
+  const detector = await createFaceDetector(config.detector);
   const driver = createGpioDriver(config.signals);
   const signals = new Lights(driver, lightsOptionsFromConfig(config.signals), clock);
-  log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${config.detector.model}`);
+  log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${detectorName(config.detector)}`);
   return new Daemon({
     source: createFrameSource(config, clock),
     detector,

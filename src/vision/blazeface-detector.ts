@@ -12,7 +12,7 @@ import { ModelError } from '../core/errors.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { closeSession, loadOrt, openSession } from '../onnx/session.js';
 
-export interface FaceDetectorOptions {
+export interface BlazeFaceOptions {
   variant: BlazeFaceVariant;
   scoreThreshold: number;
   iouThreshold: number;
@@ -23,11 +23,6 @@ export interface FaceDetectorOptions {
   modelFile?: string;
   intraOpNumThreads?: number;
   allowSpinning?: boolean;
-}
-
-/** The detector options from the config's detector.* keys. */
-export function detectorOptionsFromConfig(detector: { model: BlazeFaceVariant; scoreThreshold: number; iouThreshold: number; minFaceSize: number; maxFaces: number }): FaceDetectorOptions {
-  return { variant: detector.model, scoreThreshold: detector.scoreThreshold, iouThreshold: detector.iouThreshold, minFaceSize: detector.minFaceSize, maxFaces: detector.maxFaces };
 }
 
 export function blazeFaceModelFile(variant: BlazeFaceVariant): string {
@@ -41,7 +36,7 @@ export class BlazeFaceDetector implements FaceDetector {
   private readonly anchors: Float32Array;
   private readonly input: Float32Array;
 
-  constructor(private readonly opts: FaceDetectorOptions) {
+  constructor(private readonly opts: BlazeFaceOptions) {
     this.inputSize = ANCHOR_OPTIONS[opts.variant].inputSize;
     this.anchors = generateAnchors(ANCHOR_OPTIONS[opts.variant]);
     this.input = new Float32Array(this.inputSize * this.inputSize * 3);
@@ -92,13 +87,6 @@ export class BlazeFaceDetector implements FaceDetector {
     await closeSession(this.session);
     this.session = undefined;
   }
-}
-
-/** Constructs and starts a detector. */
-export async function createFaceDetector(opts: FaceDetectorOptions): Promise<BlazeFaceDetector> {
-  const d = new BlazeFaceDetector(opts);
-  await d.start();
-  return d;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

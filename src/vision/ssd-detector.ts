@@ -39,8 +39,9 @@ export interface SsdDetectorOptions {
   allowSpinning?: boolean;
 }
 
-export function ssdModelFile(): string {
-  return path.join(REPO_ROOT, 'models', SSD_MODEL_NAME, `${SSD_MODEL_NAME}.onnx`);
+/** The shipped SSD file: float, or the int8 copy `npm run models:convert` makes. */
+export function ssdModelFile(precision: 'float' | 'int8' = 'float'): string {
+  return path.join(REPO_ROOT, 'models', SSD_MODEL_NAME, `${SSD_MODEL_NAME}${precision === 'int8' ? '.int8' : ''}.onnx`);
 }
 
 export class SsdFaceDetector implements FaceDetector {
