@@ -8,9 +8,13 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { convertCaffeModel, readCaffeModel } from '../src/onnx/caffe-convert.js';
 import { convertGraphModel, readTfjsGraphModel } from '../src/onnx/graph-convert.js';
+import { SSD_TRAINED_SIZE } from '../src/vision/ssd-decode.js';
+import { DEFAULT_SPLIT } from '../src/workflows/data/split.js';
+import { detectorCalibrationInputs, quantizeDetector } from '../src/workflows/quantize/quantize-detector.js';
 import { sha256, sha256File, writeFileAtomic } from '../src/core/files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SSD_CALIBRATION_PHOTOS = 64;
 export const CONVERTED_MODELS = ['blazeface-front', 'blazeface-back', 'facemesh'] as const;
 
 const ABOUT: Record<(typeof CONVERTED_MODELS)[number], string> = {
@@ -144,6 +148,27 @@ async function main(): Promise<void> {
   }
   const r = convertSsdModel(sharedDir, path.join(ROOT, 'models'));
   console.log(`${SSD_NAME}: ${path.relative(ROOT, r.onnxFile)} sha256 ${r.onnxSha}`);
+  const q = await writeSsdInt8(sharedDir, path.join(ROOT, 'models'));
+  console.log(`${SSD_NAME} int8: ${path.relative(ROOT, q.file)} sha256 ${q.sha}`);
+}
+
+/** The int8 copy, calibrated on the training photos of train/default.json's data roots and split. */
+export async function writeSsdInt8(sharedDir: string, outRoot: string): Promise<{ file: string; sha: string }> {
+  const dir = path.join(sharedDir, SSD_NAME);
+  const { net, weights } = readCaffeModel(path.join(dir, SSD_SOURCES[0]!), path.join(dir, SSD_SOURCES[1]!));
+  const fixed = convertCaffeModel(net, weights, { graphName: SSD_NAME, inputSize: { height: SSD_TRAINED_SIZE, width: SSD_TRAINED_SIZE } });
+  const train = JSON.parse(fs.readFileSync(path.join(ROOT, 'train', 'default.json'), 'utf8')) as { data: string[]; seed?: number };
+  const roots = train.data.map((r) => path.resolve(ROOT, r.split('=')[0]!) + (r.includes('=') ? `=${r.split('=')[1]}` : ''));
+  const { inputs, photos } = await detectorCalibrationInputs({ roots, split: { ...DEFAULT_SPLIT, seed: train.seed ?? DEFAULT_SPLIT.seed }, count: SSD_CALIBRATION_PHOTOS, inputSize: SSD_TRAINED_SIZE, cacheDir: path.join(ROOT, '.cache') });
+  const { model, report } = await quantizeDetector(fixed.onnx, inputs);
+  const file = path.join(outRoot, SSD_NAME, `${SSD_NAME}.int8.onnx`);
+  writeFileAtomic(file, model);
+  const sha = sha256(model);
+  writeFileAtomic(
+    path.join(outRoot, SSD_NAME, 'int8.json'),
+    JSON.stringify({ file: path.basename(file), sha256: sha, method: report.method, percentile: report.percentile, weights: 'int8 per-channel symmetric (u8×s8 kernels)', activations: 'uint8 per-tensor asymmetric', calibration: { photos: photos.length, from: 'the train split of train/default.json (never validation or test)', inputSize: SSD_TRAINED_SIZE }, tensorsQuantized: report.tensorsQuantized }, null, 2) + '\n',
+  );
+  return { file, sha };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,13 +1,21 @@
 import type { Command } from 'commander';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.js';
+import { errorMessage } from '../core/log.js';
 
 interface EvalFlags {
-  model: string;
+  config: string;
+  model?: string;
+  precision?: string;
+  detector?: string;
+  detectorPrecision?: string;
+  scoreThreshold?: string;
+  fusionWeight?: string[];
   data?: string[];
   split: string;
+  crops?: boolean;
   json?: string;
   png?: string;
   minFace: string;
-  precision: string;
   cacheDir: string;
   progress?: boolean;
 }
@@ -15,36 +23,67 @@ interface EvalFlags {
 export function register(program: Command): void {
   program
     .command('eval')
-    .description("Evaluate a model folder's ONNX classifier: per-class precision/recall/F1, macro-F1, confusion matrix (all faces and faces ≥ --min-face px)")
-    .option('--model <dir>', 'model folder', 'models/maskwatch-default')
-    .option('--data <root...>', 'evaluate every face of these data roots instead of the model\'s held-out split (same formats as train)')
+    .description(
+      'Evaluate a model folder as the daemon runs it: the configured face detector and the classifier on whole photos with hand-drawn boxes ' +
+        '(detection recall, labels, end-to-end macro-F1 with missed faces counted wrong, per class and face-size band); --crops: the classifier alone on face crops',
+    )
+    .option('-c, --config <file>', 'config file: the detector, thresholds and classifier the daemon would run', DEFAULT_CONFIG_FILE)
+    .option('--model <dir>', 'model folder (default: classifier.modelDir, the shipped model)')
+    .option('--precision <p>', 'classifier file: int8 or float (default: classifier.precision, as the daemon)')
+    .option('--detector <model>', 'detector.model: ssd, front or back')
+    .option('--detector-precision <p>', 'detector.precision: int8 or float')
+    .option('--score-threshold <s>', 'detector.scoreThreshold (0..1)')
+    .option('--fusion-weight <w...>', "classifier.detectorScoreWeight: weight(s) of the SSD's own mask / no-mask scores in the label; several to compare")
+    .option('--data <root...>', "evaluate every photo (or crop) of these data roots instead of the model's held-out split")
     .option('--split <name>', "which split of the model's own data: train, validation or test", 'test')
-    .option('--json <file>', 'write the metrics as JSON')
-    .option('--png <file>', 'draw the confusion matrix and per-class bars as PNG')
-    .option('--min-face <px>', 'face size (smaller side, px) for the restricted metrics', '32')
-    .option('--precision <p>', 'float or int8 classifier file', 'float')
+    .option('--crops', 'evaluate the classifier alone on face crops cut from the hand-drawn boxes')
+    .option('--json <file>', 'write the figures as JSON')
+    .option('--png <file>', 'draw them as PNG')
+    .option('--min-face <px>', 'faces smaller than this (smaller side, px) are reported apart', '32')
     .option('--cache-dir <dir>', 'cache folder for photo probes', '.cache/features')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: EvalFlags) => {
       const minFace = Number(flags.minFace);
-      if (!Number.isFinite(minFace) || minFace < 0) throw new Error(`--min-face: "${flags.minFace}" is not a size in px`);
-      if (flags.precision !== 'float' && flags.precision !== 'int8') throw new Error(`--precision: float or int8, got ${flags.precision}`);
-      const { runEvaluation } = await import('../workflows/eval/eval-run.js');
-      const { formatMetrics } = await import('../workflows/eval/metrics.js');
-      const report = await runEvaluation({
-        model: flags.model,
-        data: flags.data,
-        split: flags.split as 'test',
-        minFace,
-        precision: flags.precision,
-        json: flags.json,
-        png: flags.png,
-        cacheDir: flags.cacheDir,
-        progress: flags.progress !== false,
-      });
-      const where = report.split === 'all' ? `all faces of ${report.data.join(', ')}` : `${report.split} split`;
-      process.stdout.write(`${report.model} (${report.precision}), ${where}\n`);
-      process.stdout.write(formatMetrics('all faces', report.result.all) + '\n');
-      process.stdout.write(formatMetrics(`faces ≥ ${minFace} px`, report.result.large) + '\n');
+      if (!Number.isFinite(minFace) || minFace < 0) fail(`--min-face: "${flags.minFace}" is not a size in px`);
+      const overrides: Record<string, unknown> = {};
+      if (flags.model) overrides['classifier.modelDir'] = flags.model;
+      if (flags.precision) overrides['classifier.precision'] = flags.precision;
+      if (flags.detector) overrides['detector.model'] = flags.detector;
+      if (flags.detectorPrecision) overrides['detector.precision'] = flags.detectorPrecision;
+      if (flags.scoreThreshold) overrides['detector.scoreThreshold'] = flags.scoreThreshold;
+      if (flags.fusionWeight?.length === 1) overrides['classifier.detectorScoreWeight'] = flags.fusionWeight[0];
+      let config;
+      try {
+        ({ config } = loadConfig({ file: flags.config, fileRequired: flags.config !== DEFAULT_CONFIG_FILE, overrides }));
+      } catch (err) {
+        if (err instanceof ConfigError) fail(err.message);
+        throw err;
+      }
+      const common = { data: flags.data, cacheDir: flags.cacheDir, progress: flags.progress !== false, json: flags.json, png: flags.png };
+      try {
+        if (flags.crops) {
+          const { runEvaluation } = await import('../workflows/eval/eval-run.js');
+          const { formatMetrics } = await import('../workflows/eval/metrics.js');
+          const report = await runEvaluation({ ...common, model: config.classifier.modelDir, split: flags.split as 'test', minFace, precision: config.classifier.precision });
+          const where = report.split === 'all' ? `all faces of ${report.data.join(', ')}` : `${report.split} split`;
+          process.stdout.write(`${report.model} (${report.precision}), face crops, ${where}\n`);
+          process.stdout.write(formatMetrics('all faces', report.result.all) + '\n');
+          process.stdout.write(formatMetrics(`faces ≥ ${minFace} px`, report.result.large) + '\n');
+          return;
+        }
+        const weights = (flags.fusionWeight ?? [String(config.classifier.detectorScoreWeight)]).map(Number);
+        if (weights.some((w) => !(w >= 0 && w <= 4))) fail(`--fusion-weight: weights from 0 to 4, got ${flags.fusionWeight?.join(' ')}`);
+        const { runDoorEvaluation } = await import('../workflows/eval/door-run.js');
+        const { formatDoorReport } = await import('../workflows/eval/door-report.js');
+        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision: config.classifier.precision, detector: config.detector, split: flags.split as 'test', minFace, fusionWeights: weights });
+        for (const report of result.reports) process.stdout.write(formatDoorReport(result.title, report) + '\n\n');
+      } catch (err) {
+        fail(errorMessage(err));
+      }
     });
+}
+
+function fail(message: string): never {
+  process.stderr.write(`maskwatch eval: ${message}\n`);
+  process.exit(2);
 }

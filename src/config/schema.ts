@@ -35,14 +35,19 @@ export const schema = {
     },
     precision: { doc: 'The SSD file to run: int8 (quantized, see docs/MODEL.md) or float. BlazeFace has a float file only.', format: ['int8', 'float'], default: 'int8' },
     inputSize: { doc: 'SSD input side in pixels (the whole frame is resized to it; trained at 260).', format: integer(129, 1024), default: 260 },
-    scoreThreshold: { doc: "Minimum face detection score; null: the model's default (ssd 0.4, BlazeFace 0.75).", format: 'model-fraction', default: null },
+    scoreThreshold: { doc: "Minimum face detection score; null: the model's default (ssd 0.3, BlazeFace 0.75).", format: 'model-fraction', default: null },
     iouThreshold: { doc: "Non-maximum suppression overlap threshold; null: the model's default (ssd 0.4, BlazeFace 0.3).", format: 'model-fraction', default: null },
     minFaceSize: { doc: 'Ignore faces smaller than this many pixels (box width).', format: integer(0, 8192), default: 32 },
     maxFaces: { doc: 'Most faces kept per frame.', format: integer(1, 100), default: 10 },
   },
   classifier: {
     modelDir: { doc: 'Model directory with model-card.json and the ONNX files (must exist; a relative path is from the working directory, else from the maskwatch folder).', format: 'model-dir', default: 'models/maskwatch-default' },
-    precision: { doc: 'Which classifier file to run: int8 (quantized; on the shipped model the same label as float on 99.8 % of test faces ≥ 32 px, see docs/MODEL.md) or float.', format: ['int8', 'float'], default: 'int8' },
+    precision: { doc: 'Which classifier file to run: int8 (quantized, see docs/MODEL.md) or float.', format: ['int8', 'float'], default: 'int8' },
+    detectorScoreWeight: {
+      doc: "Weight of the SSD's own mask / no-mask scores in the label (src/decision/fuse-scores.ts); 0 is the classifier alone. Chosen on the validation split, see docs/MODEL.md.",
+      format: 'fraction',
+      default: 0,
+    },
   },
   tracker: {
     iouThreshold: { doc: 'Box overlap that continues a track.', format: 'fraction', default: 0.3 },

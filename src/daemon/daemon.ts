@@ -29,6 +29,8 @@ export interface DaemonParts {
   clock: Clock;
   /** The light stays on this long after the last decided person left view. */
   holdMs: number;
+  /** classifier.detectorScoreWeight. */
+  fusionWeight?: number;
   statsIntervalMs: number;
   /** How often the one-line health summary is logged. */
   healthLogMs?: number;
@@ -95,7 +97,7 @@ export class Daemon {
     }
     if (this.stopping) return;
     await source.start();
-    const pipeline = new Pipeline({ source, detector: this.parts.detector, classifier: this.parts.classifier, tracker: this.parts.tracker, door: this.door, bus: this.bus, clock });
+    const pipeline = new Pipeline({ source, detector: this.parts.detector, classifier: this.parts.classifier, tracker: this.parts.tracker, door: this.door, bus: this.bus, clock, fusionWeight: this.parts.fusionWeight });
     this.pipeline = pipeline;
     pipeline.start();
     this.reporter = new StatsReporter({

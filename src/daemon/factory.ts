@@ -43,6 +43,7 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
     notifier: overrides.notifier ?? new SystemdNotifier(),
     clock,
     holdMs: config.signals.holdMs,
+    fusionWeight: config.classifier.detectorScoreWeight,
     statsIntervalMs: config.mqtt.statsIntervalS * 1000,
     watchdog: config.systemd.watchdog,
   });

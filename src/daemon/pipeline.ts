@@ -10,6 +10,7 @@ import { createLogger, errorMessage } from '../core/log.js';
 import type { FaceDetector, FrameSource, MaskClassifier, Tracker } from '../core/seams.js';
 import type { ClassifiedFace, Frame } from '../core/types.js';
 import type { DoorState } from '../decision/door-state.js';
+import { fusedVerdict } from '../decision/fuse-scores.js';
 import { decodeImage } from '../vision/image-decode.js';
 import { PipelineStats } from './stats.js';
 
@@ -22,6 +23,8 @@ export interface PipelineParts {
   tracker: Tracker;
   door: DoorState;
   bus: EventBus<DaemonEvents>;
+  /** classifier.detectorScoreWeight: the detector's own mask / no-mask scores folded into each label. */
+  fusionWeight?: number;
   clock: Clock;
   /** How many recent latencies the stats keep (the benchmark keeps them all). */
   latencyWindow?: number;
@@ -86,7 +89,7 @@ export class Pipeline {
     const faces = await detector.detect(frame);
     const classifier = this.classifier;
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
-    const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...verdicts[i]! }));
+    const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...fusedVerdict(verdicts[i]!, f.detectorScores, this.parts.fusionWeight ?? 0) }));
     const now = clock.now();
     const update = tracker.update(now, classified);
     const from = source.description;

@@ -16,7 +16,7 @@ export type DetectorSettings = MaskwatchConfig['detector'];
 
 /** Each model's defaults, chosen on the validation split (docs/MODEL.md). */
 export const MODEL_DEFAULTS = {
-  ssd: { scoreThreshold: 0.4, iouThreshold: 0.4 },
+  ssd: { scoreThreshold: 0.3, iouThreshold: 0.4 },
   front: { scoreThreshold: 0.75, iouThreshold: 0.3 },
   back: { scoreThreshold: 0.75, iouThreshold: 0.3 },
 } as const;

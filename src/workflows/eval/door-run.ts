@@ -1,0 +1,60 @@
+/**
+ * `maskwatch eval` end to end: a model folder's classifier with the configured detector on the photos of its own held-out
+ * split (recomputed from the data roots and split in its card), or on every photo of other Pascal VOC roots.
+ */
+import { writeFileAtomic } from '../../core/files.js';
+import { ModelError } from '../../core/errors.js';
+import { createFaceDetector, detectorName, type DetectorSettings } from '../../vision/create-face-detector.js';
+import { createMaskClassifier } from '../../vision/mask-classifier.js';
+import { readModelCard } from '../../vision/model-card.js';
+import { loadLabelledData, samplesIn } from '../data/labelled-data.js';
+import { parseDataSpec } from '../data/datasets.js';
+import { DEFAULT_SPLIT, SPLITS, type SplitName } from '../data/split.js';
+import { doorReport, runDoorEval, type DoorReport, type DoorRun } from './door-eval.js';
+import { doorPng } from './door-report.js';
+import { loadCardData } from './eval-run.js';
+import { rounded } from './metrics.js';
+
+export interface DoorEvalOptions {
+  modelDir: string;
+  precision: 'float' | 'int8';
+  detector: DetectorSettings;
+  data?: string[];
+  split: SplitName;
+  minFace: number;
+  fusionWeights: number[];
+  json?: string;
+  png?: string;
+  cacheDir: string;
+  progress: boolean;
+}
+
+export interface DoorEvaluation {
+  title: string;
+  run: DoorRun;
+  /** One report per fusion weight asked for, in that order. */
+  reports: DoorReport[];
+}
+
+export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluation> {
+  if (!SPLITS.includes(o.split)) throw new Error(`--split: must be one of ${SPLITS.join(', ')}, got ${o.split}`);
+  const card = readModelCard(o.modelDir);
+  const { data, roots } = o.data?.length ? { data: await loadLabelledData(o.data.map(parseDataSpec), DEFAULT_SPLIT, o.cacheDir), roots: o.data } : await loadCardData(card, o.cacheDir, o.modelDir);
+  const samples = (o.data?.length ? data.samples : samplesIn(data, o.split)).filter((s) => s.box && !s.synthetic);
+  if (!samples.length) throw new ModelError(`no photos with hand-drawn face boxes to evaluate in ${roots.join(', ')} (the end-to-end evaluation needs Pascal VOC photos; --crops evaluates face crops)`);
+  const detector = await createFaceDetector(o.detector, { intraOpNumThreads: 2 });
+  const classifier = await createMaskClassifier({ modelDir: o.modelDir, precision: o.precision });
+  let run: DoorRun;
+  try {
+    run = await runDoorEval(samples, { detector, classifier, progress: o.progress, title: 'eval' });
+  } finally {
+    await detector.close();
+    await classifier.close();
+  }
+  const where = o.data?.length ? `all photos of ${roots.join(', ')}` : `${o.split} split`;
+  const title = `${card.name} (${classifier.info.precision}) with ${detectorName(o.detector)}, ${where}`;
+  const reports = o.fusionWeights.map((w) => doorReport(run, o.minFace, w));
+  if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: o.detector, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
+  if (o.png) writeFileAtomic(o.png, await doorPng(title, reports[0]!));
+  return { title, run, reports };
+}
