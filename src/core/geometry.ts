@@ -19,3 +19,21 @@ export function clippedSquare(cx: number, cy: number, side: number, width: numbe
   const bottom = Math.max(y + 1, Math.min(height, Math.round(cy + side / 2)));
   return { x, y, w: right - x, h: bottom - y };
 }
+
+/** One-to-one matching of boxes `a` to boxes `b`, greedily by IoU (best pair first), pairs below minIou left out. */
+export function greedyMatch(a: Box[], b: Box[], minIou: number): Map<number, { index: number; iou: number }> {
+  const pairs: Array<{ i: number; j: number; o: number }> = [];
+  a.forEach((x, i) => b.forEach((y, j) => {
+    const o = iou(x, y);
+    if (o >= minIou) pairs.push({ i, j, o });
+  }));
+  pairs.sort((p, q) => q.o - p.o);
+  const out = new Map<number, { index: number; iou: number }>();
+  const used = new Set<number>();
+  for (const p of pairs) {
+    if (out.has(p.i) || used.has(p.j)) continue;
+    out.set(p.i, { index: p.j, iou: p.o });
+    used.add(p.j);
+  }
+  return out;
+}

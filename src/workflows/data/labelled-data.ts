@@ -1,6 +1,8 @@
 import { createLogger } from '../../core/log.js';
 import { LABELS, type Label } from '../../core/types.js';
 import { scanRoots, type DataRootSpec, type RootKind } from './datasets.js';
+import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import { withDetectorBoxes, type DetectorBoxSummary } from './detector-boxes.js';
 import { probePhotos, samplesOf, type FaceSample } from './photos.js';
 import { SPLITS, splitPhotos, type SplitName, type SplitOptions } from './split.js';
 
@@ -36,6 +38,17 @@ export async function loadLabelledData(specs: DataRootSpec[], split: SplitOption
     badPictures: bad,
     duplicateGroups: result.duplicateGroups,
   };
+}
+
+/**
+ * Labelled data as the trainer uses it: with a detector, the train and validation faces take its boxes
+ * (detector-boxes.ts); test faces keep their hand-drawn boxes (the end-to-end evaluation runs the detector itself).
+ */
+export async function loadTrainingData(specs: DataRootSpec[], split: SplitOptions, cacheDir: string | null, detector: DetectorSettings | null, progress = true): Promise<LabelledData & { detectorBoxes: DetectorBoxSummary | null }> {
+  const data = await loadLabelledData(specs, split, cacheDir);
+  if (!detector) return { ...data, detectorBoxes: null };
+  const fitted = await withDetectorBoxes(data.samples, (s) => data.splitOf.get(s.photoId) !== 'test', detector, cacheDir, progress);
+  return { ...data, samples: fitted.samples, detectorBoxes: fitted.summary };
 }
 
 export function samplesIn(data: LabelledData, split: SplitName): FaceSample[] {

@@ -28,6 +28,8 @@ export interface FaceSample {
   /** The face's smaller side in pixels (the "≥ 32 px" rule). */
   faceSize: number;
   synthetic?: boolean;
+  /** 'detector': the box is the shipped detector's, matched to the hand-drawn one (workflows/data/detector-boxes.ts). */
+  boxFrom?: 'detector';
 }
 
 export async function averageHash(file: string): Promise<PhotoProbe> {

@@ -6,7 +6,7 @@
  * face the detector missed counts as wrong. Detections that match no hand-drawn face are counted, not scored (photos
  * are not always labelled completely).
  */
-import { iou } from '../../core/geometry.js';
+import { greedyMatch } from '../../core/geometry.js';
 import { LABELS, type Box, type Label, type Probs } from '../../core/types.js';
 import type { FaceDetector, MaskClassifier } from '../../core/seams.js';
 import { fuseDetectorScores } from '../../decision/fuse-scores.js';
@@ -68,20 +68,8 @@ export async function runDoorEval(samples: FaceSample[], parts: { detector: Face
       const frame = { ...image, seq: 0, capturedAt: 0 };
       const detections = await parts.detector.detect(frame);
       const verdicts = detections.length ? await parts.classifier.classifyFaces(frame, detections.map((d) => d.box)) : [];
-      const pairs: Array<{ t: number; d: number; o: number }> = [];
-      truth.forEach((t, ti) => detections.forEach((d, di) => {
-        const o = iou(t.box!, d.box);
-        if (o >= MATCH_IOU) pairs.push({ t: ti, d: di, o });
-      }));
-      pairs.sort((a, b) => b.o - a.o);
-      const matchOf = new Map<number, { d: number; o: number }>();
-      const used = new Set<number>();
-      for (const p of pairs) {
-        if (matchOf.has(p.t) || used.has(p.d)) continue;
-        matchOf.set(p.t, { d: p.d, o: p.o });
-        used.add(p.d);
-      }
-      unmatched += detections.length - used.size;
+      const matchOf = greedyMatch(truth.map((t) => t.box!), detections.map((d) => d.box), MATCH_IOU);
+      unmatched += detections.length - matchOf.size;
       truth.forEach((t, ti) => {
         const m = matchOf.get(ti);
         faces.push({
@@ -90,9 +78,9 @@ export async function runDoorEval(samples: FaceSample[], parts: { detector: Face
           box: t.box!,
           faceSize: t.faceSize,
           band: bandOf(t.box!.w, image.width),
-          iou: m ? m.o : 0,
-          probs: m ? verdicts[m.d]!.probs : null,
-          detectorScores: m ? (detections[m.d]!.detectorScores ?? null) : null,
+          iou: m ? m.iou : 0,
+          probs: m ? verdicts[m.index]!.probs : null,
+          detectorScores: m ? (detections[m.index]!.detectorScores ?? null) : null,
         });
       });
       bar?.update(++done);

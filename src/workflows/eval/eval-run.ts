@@ -1,7 +1,8 @@
 import { writeFileAtomic } from '../../core/files.js';
 import { ModelError } from '../../core/errors.js';
 import { readModelCard, verifiedModelFile, type ModelCard } from '../../vision/model-card.js';
-import { loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
+import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import { loadLabelledData, loadTrainingData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';
 import { rounded } from './metrics.js';
@@ -36,6 +37,7 @@ export interface EvalReport {
 interface CardTraining {
   data?: Array<{ root: string }>;
   split?: { seed: number; fractions: [number, number, number]; duplicateDistance: number };
+  detectorBoxes?: { settings: DetectorSettings } | null;
 }
 
 /** The data roots and split a model was trained with, from its card, loaded and split again the same way. */
@@ -44,7 +46,9 @@ export async function loadCardData(card: ModelCard, cacheDir: string | null, dir
   if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give ${instead}`);
   const roots = training.data.map((d) => d.root);
   const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
-  return { data: await loadLabelledData(roots.map(parseDataSpec), split, cacheDir), roots, split };
+  // A model trained on detector boxes is calibrated and checked on them too (the same detector, recorded in its card).
+  const detector = training.detectorBoxes?.settings ?? null;
+  return { data: await loadTrainingData(roots.map(parseDataSpec), split, cacheDir, detector, false), roots, split };
 }
 
 export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {

@@ -28,6 +28,8 @@ export interface TrainOptions {
   minFace: number;
   /** Tune a mask_incorrect logit offset on validation macro-F1 (folded into the last Dense bias). */
   calibrateBias: boolean;
+  /** Train and validation crops from the shipped detector's boxes (the config's detector.*), matched to the hand-drawn ones. */
+  detectorBoxes: boolean;
   /** Quantize to int8 when the quantizer is available. */
   quantize: boolean;
   calibrationCount: number;
@@ -61,6 +63,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   maxCopies: 24,
   minFace: 32,
   calibrateBias: true,
+  detectorBoxes: true,
   quantize: true,
   calibrationCount: 200,
   fineTuneBlocks: 0,

@@ -5,7 +5,9 @@ import { createLogger } from '../../core/log.js';
 import { LABELS, type Label } from '../../core/types.js';
 import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
 import { loadBaseModel, resolveBase, type BaseInfo } from './base.js';
-import { countByLabel, countsPerSplit, loadLabelledData, samplesIn, type LabelledData } from '../data/labelled-data.js';
+import { loadConfig } from '../../config/load.js';
+import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import { countByLabel, countsPerSplit, loadTrainingData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
 import { addClassBias, loadTf, predictRows, trainHead, tuneClassBias, type BiasCalibration, type HeadTrainResult } from './head.js';
@@ -106,11 +108,16 @@ export interface TrainingOutcome {
   seconds: number;
 }
 
+/** The detector the daemon runs by default: the config schema's detector.* defaults. */
+export function shippedDetector(): DetectorSettings {
+  return loadConfig({ env: {} }).config.detector;
+}
+
 export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> {
   const started = Date.now();
   const specs = opts.data.map(parseDataSpec);
   const splitOptions = { seed: opts.seed, fractions: opts.split, duplicateDistance: opts.duplicateDistance };
-  const data = await loadLabelledData(specs, splitOptions, opts.cacheDir);
+  const data = await loadTrainingData(specs, splitOptions, opts.cacheDir, opts.detectorBoxes ? shippedDetector() : null, opts.progress);
   const perSplit = countsPerSplit(data);
   log.info(`faces per split: ${JSON.stringify(perSplit)} (${data.duplicateGroups} duplicate groups kept together)`);
   const train = samplesIn(data, 'train');
@@ -160,6 +167,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
   const training = {
     data: data.roots.map((r) => ({ root: r.label ? `${r.path}=${r.label}` : r.path, kind: r.kind, photos: r.photos, skipped: r.skipped })),
     badPictures: data.badPictures,
+    detectorBoxes: data.detectorBoxes,
     split: { seed: opts.seed, fractions: opts.split, by: 'photo, stratified by the rarest label in the photo', duplicateDistance: opts.duplicateDistance, duplicateGroups: data.duplicateGroups },
     counts: perSplit,
     countsMinFace: { minFace: opts.minFace, ...countsPerSplit(data, opts.minFace) },
