@@ -4,9 +4,9 @@ import sharp from 'sharp';
 const boxes: Array<[string, string, string]> = [
   ['Camera process', 'ffmpeg · rpicam-vid · gst-launch', '#e8eef7'],
   ['FrameSource', 'MJPEG split, newest frame wins', '#e8eef7'],
-  ['BlazeFace', 'ONNX Runtime, 128 px', '#eef7e8'],
+  ['Face-mask SSD', 'finds masked faces too, int8', '#eef7e8'],
   ['MobileNetV2', 'mask · no_mask · mask_incorrect', '#eef7e8'],
-  ['Tracker', 'median of recent scores', '#f7f1e8'],
+  ['Tracker + door', 'median of recent scores, the light', '#f7f1e8'],
 ];
 const W = 1180;
 const bw = 200;
