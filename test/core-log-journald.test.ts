@@ -63,3 +63,17 @@ test('a JOURNAL_STREAM inherited by a shell whose stderr is elsewhere, or none a
     }
   }
 });
+
+test('every log line is one line: a newline or control character in a message cannot start a forged line', async () => {
+  const { createLogger, setLogSink } = await import('../src/core/log.js');
+  const lines: string[] = [];
+  const previous = setLogSink((line) => lines.push(line));
+  try {
+    createLogger('commands').warn('unknown key x\n2026-12-01T00:00:00.000Z ERROR [pipeline] FORGED\r\u001b[2J');
+  } finally {
+    setLogSink(previous);
+  }
+  assert.equal(lines.length, 1);
+  assert.ok(!/[\n\r\u001b]/.test(lines[0]!), JSON.stringify(lines[0]));
+  assert.match(lines[0]!, /unknown key x\\n2026-12-01T00:00:00\.000Z ERROR \[pipeline\] FORGED\\r\\u001b\[2J$/);
+});

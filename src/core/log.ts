@@ -69,7 +69,7 @@ export function createLogger(module: string): Logger {
   const emit = (level: LogLevel, msg: string) => {
     if (ORDER[level] < ORDER[state.level]) return;
     const head = state.journal ? `<${SYSLOG_PRIORITY[level]}>` : `${new Date().toISOString()} `;
-    state.sink(redact(`${head}${level.toUpperCase().padEnd(5)} [${module}] ${msg}`), level);
+    state.sink(redact(`${head}${level.toUpperCase().padEnd(5)} [${module}] ${oneLine(msg)}`), level);
   };
   return {
     debug: (m) => emit('debug', m),
@@ -77,6 +77,11 @@ export function createLogger(module: string): Logger {
     warn: (m) => emit('warn', m),
     error: (m) => emit('error', m),
   };
+}
+
+/** Every log line is one line: a newline or other control character in a message (a stack trace, text from the network) is escaped, so nothing can start a line of its own. */
+function oneLine(msg: string): string {
+  return msg.replace(/[\u0000-\u001f\u007f]/g, (ch) => (ch === '\n' ? '\\n' : ch === '\r' ? '\\r' : ch === '\t' ? ' ' : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /** The message of anything thrown, for one-line errors. */
