@@ -78,7 +78,7 @@ function childPid(parent: number, comm: string): number {
 const lightLines = (text: string) =>
   text
     .split('\n')
-    .map((l) => /^\[lights\] (\w+)/.exec(l)?.[1])
+    .map((l) => /^\S+Z \[lights\] (\w+)/.exec(l)?.[1])
     .filter((c): c is string => !!c);
 
 test('demo clip: exactly one event per person with the right label, lights in the same order, retained state and availability', { timeout: 120_000 }, async () => {
@@ -134,7 +134,7 @@ test('SIGTERM: offline published, lights off, exit 0 within 2 s', { timeout: 90_
   assert.equal(code, 0, d.out());
   assert.ok(at - sentAt < 2000, `took ${at - sentAt} ms`);
   await waitFor('offline', () => messages.at(-1)?.payload === 'offline', 3000);
-  assert.match(d.out().trimEnd().split('\n').filter((l) => l.startsWith('[lights]')).at(-1)!, /^\[lights\] off\s+buzzer off/);
+  assert.match(d.out().trimEnd().split('\n').filter((l) => l.includes(' [lights] ')).at(-1)!, /^\S+Z \[lights\] off\s+buzzer off/);
 });
 
 test('the camera process dies: one log line, the daemon stays up and recovers', { timeout: 120_000 }, async () => {

@@ -228,43 +228,7 @@ test('the password never appears in logged lines (password file, URL credentials
   assert.ok(!lines.some((l) => l.includes(secret) || l.includes('s3cret')), lines.join('\n'));
 });
 
-test('Home Assistant discovery: retained, valid JSON configs tied to the device; sent again when HA restarts; switching it off removes them', { timeout: 30_000 }, async () => {
-  const b = await broker();
-  const s = sink(b.url);
-  await s.start();
-  await waitFor('connected', () => s.connected);
-  const c = await b.client();
-  const got = collect(c);
-  await c.subscribeAsync('homeassistant/+/+/+/config', { qos: 1 });
-  await waitFor('configs', () => got.length >= 8);
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(got.length, 8);
-  assert.ok(got.every((m) => m.retain && /^homeassistant\/(sensor|button)\/maskwatch_door1\/\w+\/config$/.test(m.topic)));
-  const configs = got.map((m) => JSON.parse(m.text));
-  assert.equal(new Set(configs.map((x) => x.unique_id)).size, configs.length);
-  for (const x of configs) {
-    assert.deepEqual(x.device.identifiers, ['maskwatch_door1']);
-    assert.ok(x.device.name && x.device.sw_version && x.device.model);
-    assert.equal(x.availability[0].topic, 'maskwatch/door1/availability');
-    const t = x.state_topic ?? x.command_topic;
-    assert.match(t, /^maskwatch\/door1\//);
-  }
-  assert.deepEqual(configs.filter((x) => x.state_topic === 'maskwatch/door1/counts').map((x) => x.value_template).sort(), ['{{ value_json.mask }}', '{{ value_json.mask_incorrect }}', '{{ value_json.no_mask }}']);
-  await c.publishAsync('homeassistant/status', 'online');
-  await waitFor('configs again after the HA birth message', () => got.length >= 16);
-  await s.stop();
-  await c.endAsync();
-  const off = sink(b.url, { homeAssistant: false });
-  await off.start();
-  await waitFor('connected', () => off.connected);
-  await off.stop();
-  const c2 = await b.client();
-  const got2 = collect(c2);
-  await c2.subscribeAsync('homeassistant/#', { qos: 1 });
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(got2.length, 0, 'no retained discovery left');
-  await c2.endAsync();
-});
+// Home Assistant discovery: test/events-ha-discovery.test.ts.
 
 test('MQTT 3.1.1 works too', { timeout: 30_000 }, async () => {
   const b = await broker();

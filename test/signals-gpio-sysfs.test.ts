@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SysfsGpio, listSysfsChips, lineOffset } from '../src/signals/gpio-sysfs.js';
+import { ManualClock } from '../src/core/clock.js';
 import { ConsoleGpio } from '../src/signals/gpio-console.js';
 import { createGpioDriver } from '../src/signals/create-gpio-driver.js';
 import { makeFakeSysfs } from './helpers/fake-gpio-sysfs.js';
@@ -80,25 +81,29 @@ test('sysfs: chip by label, active-low lines, clear errors', async () => {
   }
 });
 
-test('console driver: one line per change of state', async () => {
+test('console driver: one line per change of state, each with its time', async () => {
   const lines: string[] = [];
-  const gpio = new ConsoleGpio((l) => lines.push(l));
+  const clock = new ManualClock(Date.UTC(2026, 10, 25, 14, 3, 27, 412));
+  const gpio = new ConsoleGpio((l) => lines.push(l), clock);
   await gpio.open({ green: 17, red: 27, amber: 22, buzzer: 18 });
   gpio.set('green', true);
   gpio.set('green', true);
+  clock.advance(1005);
   gpio.set('buzzer', true);
   gpio.set('buzzer', false);
   gpio.set('green', false);
   gpio.set('red', true);
   await gpio.close();
+  const t0 = '2026-11-25T14:03:27.412Z';
+  const t1 = '2026-11-25T14:03:28.417Z';
   assert.deepEqual(lines, [
-    '[lights] off  buzzer off',
-    '[lights] GREEN  buzzer off',
-    '[lights] GREEN  buzzer ON',
-    '[lights] GREEN  buzzer off',
-    '[lights] off  buzzer off',
-    '[lights] RED  buzzer off',
-    '[lights] off  buzzer off',
+    `${t0} [lights] off  buzzer off`,
+    `${t0} [lights] GREEN  buzzer off`,
+    `${t1} [lights] GREEN  buzzer ON`,
+    `${t1} [lights] GREEN  buzzer off`,
+    `${t1} [lights] off  buzzer off`,
+    `${t1} [lights] RED  buzzer off`,
+    `${t1} [lights] off  buzzer off`,
   ]);
 });
 

@@ -258,7 +258,7 @@ test('the real production install (npm offline): dist/, no TF.js, no tsx, no com
   const modules = path.join(app, 'node_modules');
   for (const gone of ['@tensorflow', 'tsx', 'typescript', 'esbuild', '@esbuild', 'unix-dgram']) assert.ok(!fs.existsSync(path.join(modules, gone)), `${gone} is not installed`);
   for (const kept of ['onnxruntime-node', 'sharp', 'mqtt', 'convict', 'commander']) assert.ok(fs.existsSync(path.join(modules, kept)), `${kept} is installed`);
-  assert.ok(fs.existsSync(path.join(app, 'dist/cli/main.js')) && fs.existsSync(path.join(app, 'dist/vision/onnx-session.js')));
+  assert.ok(fs.existsSync(path.join(app, 'dist/cli/main.js')) && fs.existsSync(path.join(app, 'dist/onnx/session.js')));
   const du = spawnSync('du', ['-sm', modules], { encoding: 'utf8' });
   const mb = Number(du.stdout.split('\t')[0]);
   assert.ok(mb > 0 && mb < 200, `node_modules is ${mb} MB`);

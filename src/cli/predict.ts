@@ -9,7 +9,9 @@ import { REPO_ROOT } from '../core/paths.js';
 import type { Box, Face, Verdict } from '../core/types.js';
 import type { RgbImage } from '../core/image.js';
 import type { FaceDetector } from '../core/seams.js';
+import { fusedVerdict } from '../decision/fuse-scores.js';
 import { createFaceDetector } from '../vision/create-face-detector.js';
+import type { OutputNames } from '../vision/annotate.js';
 import type { OnnxMaskClassifier } from '../vision/mask-classifier.js';
 
 interface PredictOptions {
@@ -29,7 +31,10 @@ export function register(program: Command): void {
     .argument('<inputs...>', 'image files (JPEG, PNG, WebP) or video files')
     .option('-c, --config <file>', 'config file (defaults for model, detector and thresholds)', DEFAULT_CONFIG_FILE)
     .option('--json', 'one JSON line per image (per frame for videos)')
-    .option('--annotate <dir>', 'write each input with coloured boxes and labels into this folder')
+    .option(
+      '--annotate <dir>',
+      'write each input with coloured boxes and labels into this folder: a picture under its own name and format (a.png → a.png; without an image extension as PNG, .png added), a video as <name>.mp4; an input whose output name is already taken in this run (photos/a.jpg after other/a.jpg) gets -2, -3, … before the extension, in the order given; the name written is in the JSON line (annotated) and the table',
+    )
     .option('--model <dir>', 'classifier.modelDir')
     .option('--precision <p>', 'classifier.precision: int8 or float')
     .option('--detector <model>', 'detector.model: ssd (masked and bare faces; the default), front or back (BlazeFace)')
@@ -51,9 +56,11 @@ export function register(program: Command): void {
         return fail(errorMessage(err), 2);
       }
       let failed = 0;
+      const { OutputNames } = await import('../vision/annotate.js');
+      const names = new OutputNames();
       for (const input of inputs) {
         try {
-          await predictOne(input, { detector, classifier, opts });
+          await predictOne(input, { detector, classifier, fusionWeight: config.classifier.detectorScoreWeight, opts, names });
         } catch (err) {
           failed++;
           process.stderr.write(`maskwatch predict: ${errorMessage(err)}\n`);
@@ -68,7 +75,11 @@ export function register(program: Command): void {
 interface Parts {
   detector: FaceDetector;
   classifier: OnnxMaskClassifier;
+  /** classifier.detectorScoreWeight: labels are decided as the daemon decides them. */
+  fusionWeight: number;
   opts: PredictOptions;
+  /** The annotated outputs' names, unique in this run. */
+  names: OutputNames;
 }
 
 export interface PredictedFace {
@@ -92,13 +103,18 @@ async function predictOne(input: string, parts: Parts): Promise<void> {
     throw err;
   }
   const faces = await detectAndClassify(image, parts);
+  let annotated: string | undefined;
   if (parts.opts.annotate) {
-    const { annotateToJpeg } = await import('../vision/annotate.js');
+    const { annotateImage, formatOfExtension } = await import('../vision/annotate.js');
     const { writeFileAtomic } = await import('../core/files.js');
-    const out = path.join(parts.opts.annotate, `${path.basename(input, path.extname(input))}.jpg`);
-    writeFileAtomic(out, await annotateToJpeg(image, faces.map(toAnnotated)));
+    // The input's extension and format; one that names no writable format (or none) becomes PNG, added to the name.
+    const ext = path.extname(input);
+    const format = formatOfExtension(ext);
+    const name = format ? parts.names.claim(path.basename(input, ext), ext) : parts.names.claim(path.basename(input), '.png');
+    annotated = path.join(parts.opts.annotate, name);
+    writeFileAtomic(annotated, await annotateImage(image, faces.map(toAnnotated), format ?? 'png'));
   }
-  printResult(input, undefined, faces, parts.opts.json);
+  printResult(input, undefined, faces, parts.opts.json, annotated);
 }
 
 function hasVideoStream(file: string): boolean {
@@ -114,26 +130,27 @@ async function predictVideo(input: string, parts: Parts): Promise<void> {
   const { probeVideo, readVideoFrames, VideoWriter } = await import('../vision/video-io.js');
   const info = probeVideo(input);
   const { annotateToJpeg } = await import('../vision/annotate.js');
-  const writer = parts.opts.annotate ? new VideoWriter(path.join(parts.opts.annotate, `${path.basename(input, path.extname(input))}.mp4`), info.fps) : undefined;
+  const annotated = parts.opts.annotate ? path.join(parts.opts.annotate, parts.names.claim(path.basename(input, path.extname(input)), '.mp4')) : undefined;
+  const writer = annotated ? new VideoWriter(annotated, info.fps) : undefined;
   writer?.start();
   try {
     const frames = await readVideoFrames(input, info, async (frame, index) => {
       const faces = await detectAndClassify(frame, parts);
       if (writer) await writer.write(await annotateToJpeg(frame, faces.map(toAnnotated)));
-      if (parts.opts.json || faces.length) printResult(input, index, faces, parts.opts.json);
+      if (parts.opts.json || faces.length) printResult(input, index, faces, parts.opts.json, annotated);
     });
     await writer?.finish();
-    if (!parts.opts.json) process.stdout.write(`${input}: ${frames} frames\n`);
+    if (!parts.opts.json) process.stdout.write(`${input}: ${frames} frames${annotated ? ` (annotated: ${annotated})` : ''}\n`);
   } catch (err) {
     writer?.abort();
     throw err;
   }
 }
 
-export async function detectAndClassify(image: RgbImage, parts: Pick<Parts, 'detector' | 'classifier'>): Promise<PredictedFace[]> {
+export async function detectAndClassify(image: RgbImage, parts: Pick<Parts, 'detector' | 'classifier' | 'fusionWeight'>): Promise<PredictedFace[]> {
   const frame = { ...image, seq: 0, capturedAt: 0 };
   const faces: Face[] = await parts.detector.detect(frame);
-  const verdicts = await parts.classifier.classifyFaces(frame, faces.map((f) => f.box));
+  const verdicts = (await parts.classifier.classifyFaces(frame, faces.map((f) => f.box))).map((v, i) => fusedVerdict(v, faces[i]!.detectorScores, parts.fusionWeight));
   return faces.map((f, i) => ({
     box: [round1(f.box.x), round1(f.box.y), round1(f.box.w), round1(f.box.h)],
     detection: round4(f.score),
@@ -143,13 +160,13 @@ export async function detectAndClassify(image: RgbImage, parts: Pick<Parts, 'det
   }));
 }
 
-function printResult(file: string, frame: number | undefined, faces: PredictedFace[], json?: boolean): void {
+function printResult(file: string, frame: number | undefined, faces: PredictedFace[], json?: boolean, annotated?: string): void {
   if (json) {
-    process.stdout.write(JSON.stringify(frame === undefined ? { file, faces } : { file, frame, faces }) + '\n');
+    process.stdout.write(JSON.stringify({ file, ...(frame === undefined ? {} : { frame }), faces, ...(annotated ? { annotated } : {}) }) + '\n');
     return;
   }
   const where = frame === undefined ? file : `${file} frame ${frame}`;
-  process.stdout.write(`${where}: ${faces.length} face${faces.length === 1 ? '' : 's'}\n`);
+  process.stdout.write(`${where}: ${faces.length} face${faces.length === 1 ? '' : 's'}${annotated && frame === undefined ? ` (annotated: ${annotated})` : ''}\n`);
   if (!faces.length) return;
   process.stdout.write(`  ${'box x,y,w,h'.padEnd(26)}${'detect'.padStart(7)}  ${'label'.padEnd(15)}${'score'.padStart(6)}   mask / no_mask / incorrect\n`);
   for (const f of faces) {

@@ -45,6 +45,13 @@ export interface CameraChanged {
   detail?: string;
 }
 
+/** The buzzer was muted or un-muted: by the mute command, or because the mute ran out. */
+export interface MuteChanged {
+  muted: boolean;
+  /** Wall-clock end of the mute; null when not muted. */
+  until: Date | null;
+}
+
 export interface DaemonEvents {
   [name: string]: unknown;
   'person.entered': PersonEntered;
@@ -54,5 +61,6 @@ export interface DaemonEvents {
   'state.changed': DaemonState;
   'camera.changed': CameraChanged;
   'frame.processed': FrameProcessed;
+  'mute.changed': MuteChanged;
   stats: DaemonStats;
 }

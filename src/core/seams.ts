@@ -3,7 +3,7 @@
  * cannot run the real part, one fake. Constructors only store their arguments;
  * start() does the work; stop() undoes it.
  */
-import type { PersonDecided, PersonEntered, PersonLeft } from './daemon-events.js';
+import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from './daemon-events.js';
 import type { Box, ClassifiedFace, Decision, Face, Frame, Label, Verdict } from './types.js';
 
 // ---------- frame source ----------
@@ -139,6 +139,8 @@ export interface EventSink {
   publishState(state: DaemonState): void;
   publishStats(stats: DaemonStats): void;
   publishCameraState(state: SourceState, detail?: string): void;
+  /** Whether the buzzer is muted (retained, for the Home Assistant mute switch). */
+  publishMute(mute: MuteChanged): void;
   onCommand(handler: CommandHandler): void;
   outboxDepth(): number;
 }

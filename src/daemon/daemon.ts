@@ -4,10 +4,10 @@
  * lights off and the retained state `off` before the broker connection closes.
  */
 import { EventBus } from '../core/bus.js';
-import type { Clock } from '../core/clock.js';
-import type { DaemonEvents } from '../core/daemon-events.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { DaemonEvents, MuteChanged } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
-import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, Signals, Tracker } from '../core/seams.js';
+import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, Signals, SourceState, Tracker } from '../core/seams.js';
 import { DoorState } from '../decision/door-state.js';
 import { WatchdogGate } from '../system/watchdog.js';
 import { LightsOutput, MqttOutput } from './outputs.js';
@@ -46,6 +46,8 @@ export class Daemon {
   private reporter: StatsReporter | null = null;
   private watchdog: WatchdogGate | null = null;
   private readyAnnounced = false;
+  private muteTimer: TimerHandle | null = null;
+  private mute: MuteChanged = { muted: false, until: null };
   private starting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private readonly firstFrame: Promise<void>;
@@ -78,8 +80,16 @@ export class Daemon {
     await signals.start();
     if (this.stopping) return;
     for (const o of this.outputs) o.start();
+    // Replaces a mute state retained by an earlier run (a mute command may already have come in meanwhile).
+    this.bus.emit('mute.changed', this.mute);
+    let loggedState: SourceState | null = null;
     source.onStateChange((state, detail) => {
-      log.info(`camera ${state}${detail ? `: ${detail}` : ''}`);
+      // One log line per change of state (the source puts its reason and retry plan in detail, it logs nothing
+      // itself); another failed retry while already retrying goes to debug.
+      const line = `camera ${state}${detail ? `: ${detail}` : ''}`;
+      if (state === loggedState) log.debug(line);
+      else (state === 'retrying' ? log.warn : log.info)(line);
+      loggedState = state;
       this.bus.emit('camera.changed', { state, detail });
       if (state !== 'streaming') notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
       // Up without a camera is still up: READY so systemd does not time the start out.
@@ -155,6 +165,8 @@ export class Daemon {
     await step('timers', () => {
       this.reporter?.stop();
       this.watchdog?.stop();
+      if (this.muteTimer) this.parts.clock.clearTimeout(this.muteTimer);
+      this.muteTimer = null;
     });
     await step('camera', () => source.stop());
     await step('pipeline', () => this.pipeline?.stop());
@@ -186,6 +198,7 @@ export class Daemon {
         const ms = muteMs(payload);
         if (ms === null) return { ok: false, message: 'mute needs {"minutes": n} or {"seconds": n} with n ≥ 0' };
         this.parts.signals.mute(ms);
+        this.muteChanged(ms);
         return { ok: true, message: ms ? `buzzer muted for ${Math.round(ms / 1000)} s` : 'buzzer un-muted' };
       }
       case 'reload-model':
@@ -193,6 +206,24 @@ export class Daemon {
       default:
         return { ok: false, message: `unknown command ${JSON.stringify(String(name))}` };
     }
+  }
+
+  /** Tells the outputs (the retained MQTT mute state), and again when the mute runs out. */
+  private muteChanged(ms: number): void {
+    const { clock } = this.parts;
+    if (this.muteTimer) clock.clearTimeout(this.muteTimer);
+    this.muteTimer = null;
+    if (ms > 0)
+      this.muteTimer = clock.setTimeout(() => {
+        this.muteTimer = null;
+        this.setMute({ muted: false, until: null });
+      }, ms);
+    this.setMute({ muted: ms > 0, until: ms > 0 ? new Date(clock.date().getTime() + ms) : null });
+  }
+
+  private setMute(mute: MuteChanged): void {
+    this.mute = mute;
+    this.bus.emit('mute.changed', mute);
   }
 
   private async reloadModel(): Promise<CommandResult> {

@@ -45,7 +45,7 @@ export class LightsOutput extends BusOutput {
   }
 }
 
-/** Events into the outbox (durable), and the live topics: person, state, camera, stats. */
+/** Events into the outbox (durable), and the live topics: person, state, camera, stats, mute. */
 export class MqttOutput extends BusOutput {
   private readonly pending = new Set<Promise<void>>();
 
@@ -68,6 +68,7 @@ export class MqttOutput extends BusOutput {
       this.bus.on('state.changed', 'mqtt', (state) => this.sink.publishState(state)),
       this.bus.on('camera.changed', 'mqtt', (c) => this.sink.publishCameraState(c.state, c.detail)),
       this.bus.on('stats', 'mqtt', (s) => this.sink.publishStats(s)),
+      this.bus.on('mute.changed', 'mqtt', (m) => this.sink.publishMute(m)),
     ];
   }
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MaskwatchConfig } from '../config/schema.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { PersonDecided, PersonEntered, PersonLeft } from '../core/daemon-events.js';
+import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import { PACKAGE_VERSION } from '../core/paths.js';
 import type { CommandHandler, DaemonState, DaemonStats, EventSink, SourceState } from '../core/seams.js';
@@ -14,7 +14,7 @@ import { HaDiscovery } from './discovery.js';
 import { MqttConnection } from './mqtt-connection.js';
 import { Outbox } from './outbox.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { checkTopicPart, encodePayload, Topics, TOPICS, type CameraPayload, type EventPayload, type TopicName, type TopicPayloads } from './topics.js';
+import { checkTopicPart, encodePayload, Topics, TOPICS, type CameraPayload, type EventPayload, type MutePayload, type TopicName, type TopicPayloads } from './topics.js';
 
 const log = createLogger('mqtt');
 
@@ -44,6 +44,7 @@ export class MqttEventSink implements EventSink {
   private readonly discovery: HaDiscovery;
   private lastState: DaemonState | null = null;
   private lastCamera: CameraPayload | null = null;
+  private lastMute: MutePayload | null = null;
   private stopped = false;
 
   constructor(private readonly opts: MqttSinkOptions) {
@@ -70,6 +71,7 @@ export class MqttEventSink implements EventSink {
       topics: this.topics,
       swVersion: PACKAGE_VERSION,
       modelName: opts.modelName,
+      stats: m.statsIntervalS > 0,
     });
   }
 
@@ -116,6 +118,7 @@ export class MqttEventSink implements EventSink {
           source,
           trackId: decision.trackId,
           label: decision.label,
+          event_type: decision.label,
           score: round3(decision.score),
           frames: decision.frames,
           durationMs: Math.round(decision.durationMs),
@@ -148,6 +151,11 @@ export class MqttEventSink implements EventSink {
   publishCameraState(state: SourceState, detail?: string): void {
     this.lastCamera = { state, detail: detail ?? null, ts: this.clock.date().toISOString() };
     this.publish('camera', this.lastCamera);
+  }
+
+  publishMute({ muted, until }: MuteChanged): void {
+    this.lastMute = { muted, until: until ? until.toISOString() : null, ts: this.clock.date().toISOString() };
+    this.publish('mute', this.lastMute);
   }
 
   onCommand(handler: CommandHandler): void {
@@ -183,6 +191,7 @@ export class MqttEventSink implements EventSink {
     this.publish('counts', this.outbox.counts());
     if (this.lastState) this.publish('state', this.lastState);
     if (this.lastCamera) this.publish('camera', this.lastCamera);
+    if (this.lastMute) this.publish('mute', this.lastMute);
     this.relay.drain();
   }
 }

@@ -20,6 +20,8 @@ export interface EventPayload {
   /** The tracker's id of the person, also in the person topic's entered/left messages. */
   trackId: number;
   label: Label;
+  /** The label again, under the name Home Assistant's MQTT event entity reads (its other fields become the event's attributes). */
+  event_type: Label;
   score: number;
   frames: number;
   durationMs: number;
@@ -55,6 +57,16 @@ export interface CameraPayload {
   ts: string;
 }
 
+/** Whether the buzzer is muted now and until when (wall clock, ISO 8601); the Home Assistant mute switch shows it. */
+export interface MutePayload {
+  muted: boolean;
+  until: string | null;
+  ts: string;
+}
+
+/** Every camera state, for Home Assistant's enum sensor (a Record, so a new SourceState cannot be left out). */
+export const SOURCE_STATES = Object.keys({ starting: 0, streaming: 0, retrying: 0, ended: 0, stopped: 0 } satisfies Record<SourceState, 0>) as SourceState[];
+
 /** Events per label since the state dir was created (persisted); feeds the Home Assistant counters. */
 export type CountsPayload = Record<Label, number>;
 
@@ -66,6 +78,7 @@ export interface TopicPayloads {
   stats: StatsPayload;
   camera: CameraPayload;
   counts: CountsPayload;
+  mute: MutePayload;
 }
 export type TopicName = keyof TopicPayloads;
 
@@ -82,6 +95,7 @@ export const TOPICS: { readonly [K in TopicName]: TopicSpec } = {
   stats: { qos: 0, retain: false },
   camera: { qos: 0, retain: true },
   counts: { qos: 0, retain: true },
+  mute: { qos: 0, retain: true },
 };
 
 export const COMMAND_NAMES: readonly CommandName[] = ['lamp-test', 'mute', 'reload-model'];

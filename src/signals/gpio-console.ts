@@ -1,12 +1,19 @@
+import { systemClock, type Clock } from '../core/clock.js';
 import type { GpioDriver } from '../core/seams.js';
 
-/** Machines without GPIO: one line per change of state, e.g. `[lights] GREEN  buzzer off`. */
+/**
+ * Machines without GPIO: one line per change of state, stamped like the log lines (ISO 8601, ms, UTC), e.g.
+ * `2026-11-25T14:03:27.412Z [lights] GREEN  buzzer off`.
+ */
 export class ConsoleGpio implements GpioDriver {
   readonly name = 'console';
   private state = new Map<string, boolean>();
   private lastLine = '';
 
-  constructor(private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n')) {}
+  constructor(
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+    private readonly clock: Pick<Clock, 'date'> = systemClock,
+  ) {}
 
   async open(lines: Record<string, number | string>): Promise<void> {
     this.state = new Map(Object.keys(lines).map((k) => [k, false]));
@@ -37,7 +44,7 @@ export class ConsoleGpio implements GpioDriver {
     if (line === this.lastLine) return;
     this.lastLine = line;
     try {
-      this.write(line);
+      this.write(`${this.clock.date().toISOString()} ${line}`);
     } catch {
       /* stdout gone: nothing to tell */
     }

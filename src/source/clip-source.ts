@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { createLogger } from '../core/log.js';
 import { FrameSourceBase } from './frame-source-base.js';
 import { splitMjpeg } from './mjpeg-splitter.js';
 
-const log = createLogger('camera');
 
 export interface ClipSourceOptions {
   description: string;
@@ -52,8 +50,7 @@ export class ClipFrameSource extends FrameSourceBase {
       if (!this.opts.loop) {
         if (this.timer) this.clock.clearInterval(this.timer);
         this.timer = null;
-        log.info(`${this.description}: end of input`);
-        this.setState('ended');
+        this.setState('ended', 'end of input');
         return;
       }
       this.index = 0;

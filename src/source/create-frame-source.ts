@@ -177,12 +177,11 @@ class AutoFrameSource extends FrameSourceBase {
     void this.relay(inner);
   }
 
-  /** State retrying (one log line per new reason), and a look again after the back-off. */
+  /** State retrying once per new reason (the daemon logs it), and a look again after the back-off. */
   private missed(why: string): void {
     if (why !== this.lastMiss) {
-      log.warn(`${why}; looking again with back-off up to ${this.opts.retryMaxMs} ms (camera.source demo plays the demo clip)`);
       this.lastMiss = why;
-      this.setState('retrying', why);
+      this.setState('retrying', `${why}; looking again with back-off up to ${this.opts.retryMaxMs} ms (camera.source demo plays the demo clip)`);
     }
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;

@@ -126,8 +126,7 @@ export class ProcessFrameSource extends FrameSourceBase {
       if (run !== this.runId || this.stopping) return;
       if (code === 0 && this.opts.endsOnCleanExit && this.framesThisRun > 0) {
         this.child = null;
-        log.info(`${this.description}: end of input`);
-        this.setState('ended');
+        this.setState('ended', 'end of input');
         return;
       }
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
@@ -142,10 +141,7 @@ export class ProcessFrameSource extends FrameSourceBase {
     this.lastFrameAt = this.clock.now();
     if (this.framesThisRun === 1) {
       this.backoffMs = this.opts.retryInitialMs;
-      if (this.state !== 'streaming') {
-        if (this.counters.restarts > 0 || this.state === 'retrying') log.info(`${this.description}: streaming again`);
-        this.setState('streaming');
-      }
+      if (this.state !== 'streaming') this.setState('streaming', this.counters.restarts > 0 ? `again after ${this.counters.restarts} restart(s)` : undefined);
     }
     this.deliver(jpeg);
   }
@@ -161,7 +157,10 @@ export class ProcessFrameSource extends FrameSourceBase {
     void this.killChild(child);
   }
 
-  /** One log line, state 'retrying', a restart after the back-off. Only the first failure of a run counts. */
+  /**
+   * State 'retrying' with the reason and the retry plan as its detail (the daemon logs it: one line per state change,
+   * none here), and a restart after the back-off. Only the first failure of a run counts.
+   */
   private failed(run: number, why: string): void {
     if (run !== this.runId || this.stopping) return;
     this.runId++; // later events of this run are ignored
@@ -179,8 +178,7 @@ export class ProcessFrameSource extends FrameSourceBase {
       this.backoffMs = Math.min(this.opts.retryMaxMs, Math.max(1, this.backoffMs * 2));
     }
     const next = this.opts.specs[this.specIndex].command;
-    log.warn(`${this.description}: ${why}; retrying${next !== this.opts.specs[0].command || this.opts.specs.length > 1 ? ` with ${next}` : ''} in ${delay} ms`);
-    this.setState('retrying', why);
+    this.setState('retrying', `${why}; retrying${next !== this.opts.specs[0].command || this.opts.specs.length > 1 ? ` with ${next}` : ''} in ${delay} ms`);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
       if (this.stopping) return;

@@ -29,12 +29,46 @@ export function overlaySvg(width: number, height: number, faces: AnnotatedFace[]
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
 }
 
-/** The picture with its faces drawn, as JPEG. */
-export async function annotateToJpeg(image: RgbImage, faces: AnnotatedFace[], quality = 85): Promise<Buffer> {
-  return sharp(rgbBuffer(image), rawInput(image))
-    .composite([{ input: Buffer.from(overlaySvg(image.width, image.height, faces)), top: 0, left: 0 }])
-    .jpeg({ quality })
-    .toBuffer();
+/** The formats an annotated picture is written in: the input's own, found from its extension. */
+export type AnnotatedFormat = 'jpeg' | 'png' | 'webp' | 'tiff' | 'avif' | 'gif';
+const FORMAT_OF_EXTENSION: Record<string, AnnotatedFormat> = {
+  '.jpg': 'jpeg', '.jpeg': 'jpeg', '.jpe': 'jpeg', '.jfif': 'jpeg', '.png': 'png', '.webp': 'webp', '.tif': 'tiff', '.tiff': 'tiff', '.avif': 'avif', '.gif': 'gif',
+};
+
+/** The output format for an input's extension (any case), or null when it names no format that can be written. */
+export function formatOfExtension(ext: string): AnnotatedFormat | null {
+  return FORMAT_OF_EXTENSION[ext.toLowerCase()] ?? null;
+}
+
+/** The picture with its faces drawn, encoded as `format` (JPEG quality 85 by default; PNG lossless). */
+export async function annotateImage(image: RgbImage, faces: AnnotatedFace[], format: AnnotatedFormat = 'jpeg', quality = 85): Promise<Buffer> {
+  const drawn = sharp(rgbBuffer(image), rawInput(image)).composite([{ input: Buffer.from(overlaySvg(image.width, image.height, faces)), top: 0, left: 0 }]);
+  return (format === 'png' || format === 'gif' ? drawn.toFormat(format) : drawn.toFormat(format, { quality })).toBuffer();
+}
+
+/** The picture with its faces drawn, as JPEG (the frames of an annotated video). */
+export function annotateToJpeg(image: RgbImage, faces: AnnotatedFace[], quality = 85): Promise<Buffer> {
+  return annotateImage(image, faces, 'jpeg', quality);
+}
+
+/**
+ * Names for annotated outputs in one folder, unique in the order they are asked for: the first input of a name
+ * keeps it; a later one whose name is taken (inputs of the same name from different folders, the same input twice)
+ * gets `-2`, `-3`, … before its extension. Names are compared without case (a folder on a FAT card or a Mac).
+ */
+export class OutputNames {
+  private readonly taken = new Set<string>();
+
+  /** A free file name for stem + ext, now taken. */
+  claim(stem: string, ext: string): string {
+    for (let n = 1; ; n++) {
+      const name = `${stem}${n === 1 ? '' : `-${n}`}${ext}`;
+      if (!this.taken.has(name.toLowerCase())) {
+        this.taken.add(name.toLowerCase());
+        return name;
+      }
+    }
+  }
 }
 
 function escapeXml(s: string): string {

@@ -14,6 +14,10 @@ export const MOSQUITTO = '/usr/sbin/mosquitto';
 export interface BrokerOptions {
   /** user → password; when given, anonymous clients are refused. */
   users?: Record<string, string>;
+  /** The text of a Mosquitto ACL file (acl_file), e.g. the one in docs/FLEET.md. */
+  acl?: string;
+  /** More mosquitto.conf lines, after the listener's (e.g. a bridge). */
+  extraConfig?: () => string[];
 }
 
 export class Mosquitto {
@@ -57,6 +61,12 @@ export class Mosquitto {
     } else {
       lines.push('allow_anonymous true');
     }
+    if (this.opts.acl !== undefined) {
+      const aclFile = path.join(this.dir, 'acl');
+      fs.writeFileSync(aclFile, this.opts.acl);
+      lines.push(`acl_file ${aclFile}`);
+    }
+    if (this.opts.extraConfig) lines.push(...this.opts.extraConfig());
     const conf = path.join(this.dir, 'mosquitto.conf');
     fs.writeFileSync(conf, lines.join('\n') + '\n');
     const proc = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

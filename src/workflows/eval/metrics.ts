@@ -12,6 +12,7 @@ export interface ClassMetrics {
 export interface Metrics {
   count: number;
   accuracy: number;
+  /** Mean F1 over the classes present (a true or a predicted sample); a class absent from both does not count. */
   macroF1: number;
   perClass: Record<Label, ClassMetrics>;
   /** confusion[true][predicted], in LABELS order. */
@@ -30,13 +31,18 @@ export function confusionOf(truth: number[], predicted: number[], classes = LABE
   return m;
 }
 
-/** Precision/recall/F1 per class (0 when undefined, e.g. nothing predicted) and their unweighted mean. */
+/**
+ * Precision/recall/F1 per class (0 when undefined, e.g. nothing predicted) and macro-F1, their unweighted mean over
+ * the classes that occur: a class with no true and no predicted sample has no F1 to average (as scikit-learn's
+ * f1_score averages over the labels present), so two correct crops of one class give 1, not 1/3.
+ */
 export function metricsFromConfusion(confusion: number[][]): Metrics {
   const k = confusion.length;
   const perClass = {} as Record<Label, ClassMetrics>;
   let correct = 0;
   let count = 0;
   let f1Sum = 0;
+  let present = 0;
   for (let c = 0; c < k; c++) {
     const tp = confusion[c][c];
     const support = confusion[c].reduce((a, b) => a + b, 0);
@@ -47,9 +53,12 @@ export function metricsFromConfusion(confusion: number[][]): Metrics {
     perClass[LABELS[c]] = { precision, recall, f1, support };
     correct += tp;
     count += support;
-    f1Sum += f1;
+    if (support || predicted) {
+      f1Sum += f1;
+      present++;
+    }
   }
-  return { count, accuracy: count ? correct / count : 0, macroF1: f1Sum / k, perClass, confusion, labels: [...LABELS] };
+  return { count, accuracy: count ? correct / count : 0, macroF1: present ? f1Sum / present : 0, perClass, confusion, labels: [...LABELS] };
 }
 
 export function argmax(row: ArrayLike<number>): number {
@@ -71,7 +80,9 @@ export function evaluatePredictions(truth: number[], predicted: number[], faceSi
 /** A text table of per-class metrics and the confusion matrix. */
 export function formatMetrics(title: string, m: Metrics): string {
   const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
-  const lines = [`${title}: ${m.count} faces, accuracy ${pct(m.accuracy).trim()} %, macro-F1 ${m.macroF1.toFixed(3)}`];
+  const absent = m.labels.filter((l, c) => m.perClass[l].support === 0 && m.confusion.every((row) => row[c] === 0));
+  const over = absent.length ? ` (over ${m.labels.length - absent.length} classes; no ${absent.join(', ')} here)` : '';
+  const lines = [`${title}: ${m.count} faces, accuracy ${pct(m.accuracy).trim()} %, macro-F1 ${m.macroF1.toFixed(3)}${over}`];
   lines.push(`  ${'label'.padEnd(15)} ${'prec %'.padStart(6)} ${'rec %'.padStart(6)} ${'F1 %'.padStart(6)} ${'n'.padStart(6)}`);
   for (const l of m.labels) {
     const c = m.perClass[l];
