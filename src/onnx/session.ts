@@ -88,7 +88,7 @@ async function chooseBackend(): Promise<LoadedOrt> {
     throw new ModelError(`ONNX Runtime: ${native}onnxruntime-web cannot load (${firstLine(err)})`);
   }
   configureWasm(ort);
-  if (nativeFailure) log.warn(`ONNX Runtime: onnxruntime-node's native binding cannot load on ${platform} (${nativeFailure}); using onnxruntime-web's WebAssembly backend, several times slower`);
+  if (nativeFailure) log.warn(`ONNX Runtime: onnxruntime-node's native binding cannot load on ${platform} (${nativeFailure}); using onnxruntime-web's WebAssembly backend (slower: see docs/INSTALL.md)`);
   else log.info(`ONNX Runtime ${ort.env.versions.common}: WebAssembly backend (onnxruntime-web, ${ORT_BACKEND_ENV}=wasm)`);
   return { ort, backend: 'wasm' };
 }
