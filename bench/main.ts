@@ -8,7 +8,7 @@ export type { BenchRow } from './stats.js';
 export { quantile } from './stats.js';
 import type { BenchRow } from './stats.js';
 
-const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline'];
+const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline', 'backends'];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

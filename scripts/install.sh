@@ -174,6 +174,13 @@ trim_node_modules() {
   for dir in "$modules"/onnxruntime-node/bin/napi-v*/*/*; do
     [[ -d "$dir" && "$dir" != */"$keep" ]] && rm -rf "$dir"
   done
+  # onnxruntime-web (the WebAssembly fallback where no binding loads, e.g. armv7) also ships browser builds
+  # (about 125 MB); Node loads only its node entry and the SIMD-threaded .wasm with its .mjs.
+  if [[ -d "$modules/onnxruntime-web/dist" && ! -L "$modules/onnxruntime-web" ]]; then
+    find "$modules/onnxruntime-web/dist" -mindepth 1 -maxdepth 1 ! -name 'ort.node.min.js' ! -name 'ort.node.min.mjs' \
+      ! -name 'ort-wasm-simd-threaded.mjs' ! -name 'ort-wasm-simd-threaded.wasm' -exec rm -rf {} +
+    rm -rf "$modules/onnxruntime-web/lib"
+  fi
   # npm prune leaves the emptied scope folders (@tensorflow, @esbuild) behind.
   find "$modules" -mindepth 1 -maxdepth 1 -type d -empty -delete
   return 0

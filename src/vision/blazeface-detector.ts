@@ -3,7 +3,7 @@
  * no sharp round trip), run, decode anchors, weighted NMS, map back to image pixels.
  */
 import path from 'node:path';
-import type * as Ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common';
 import type { FaceDetector } from '../core/seams.js';
 import type { Box, Face, Frame } from '../core/types.js';
 import { ANCHOR_OPTIONS, decodeDetections, generateAnchors, toImageFace, weightedNms, type BlazeFaceVariant } from './blazeface-decode.js';

@@ -5,7 +5,7 @@
  * points come back in that crop's pixels.
  */
 import path from 'node:path';
-import type * as Ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common';
 import type { Box } from '../core/types.js';
 import type { RgbImage } from '../core/image.js';
 import { resampleInto, TO_UNIT, wholeImage } from './resample.js';

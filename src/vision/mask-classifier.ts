@@ -2,7 +2,7 @@
  * The mask classifier on ONNX Runtime: a model dir (model-card.json + classifier ONNX files), sha256-checked,
  * input shape checked against the card, all faces of a frame in one batched run.
  */
-import type * as Ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common';
 import type { ClassifierInfo, MaskClassifier } from '../core/seams.js';
 import type { Box, Frame, Label, Probs, Verdict } from '../core/types.js';
 import { createLogger } from '../core/log.js';

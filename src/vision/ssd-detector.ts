@@ -5,7 +5,7 @@
  * to image pixels. Faces carry the SSD's own Mask / NoMask scores and no keypoints.
  */
 import path from 'node:path';
-import type * as Ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-common';
 import type { FaceDetector } from '../core/seams.js';
 import type { Face, Frame } from '../core/types.js';
 import { ModelError } from '../core/errors.js';
