@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../src/config/load.js';
 import type { Frame } from '../src/core/types.js';
 import { ortBackend } from '../src/onnx/session.js';
-import { createFaceDetector, detectorOptionsFromConfig } from '../src/vision/blazeface-detector.js';
+import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { timeCalls, type Timing } from './stats.js';
 
@@ -32,7 +32,7 @@ const { data, info } = await sharp(path.join(ROOT, 'test/fixtures/faces/sample5.
 const frame: Frame = { seq: 0, capturedAt: 0, width: info.width, height: info.height, rgb: data };
 
 const t0 = performance.now();
-const detector = await createFaceDetector({ ...detectorOptionsFromConfig(config.detector), intraOpNumThreads: 1 });
+const detector = await createFaceDetector(config.detector, { intraOpNumThreads: 1 });
 const firstOpenMs = performance.now() - t0;
 const timings: Record<string, Timing> = {};
 let faces = 0;
@@ -41,7 +41,8 @@ try {
   faces = found.length;
   if (!faces) throw new Error('the default detector finds no face in the bench frame');
   timings['detector detect()'] = await timeCalls(() => detector.detect(frame), runs, warmup);
-  timings['detector bare model run'] = await timeCalls(() => detector.infer(), runs, warmup);
+  // Both detectors keep their last preprocessed input: infer() is the bare model run on it.
+  timings['detector bare model run'] = await timeCalls(() => (detector as unknown as { infer(): Promise<unknown> }).infer(), runs, warmup);
   for (const precision of ['float', 'int8'] as const) {
     const classifier = await createMaskClassifier({ modelDir: path.join(ROOT, config.classifier.modelDir), precision, intraOpNumThreads: 1 });
     try {
