@@ -21,14 +21,16 @@ export class DaemonProcess {
   private out = '';
   private err = '';
 
-  /** Writes `config` to `<dir>/<name>.json` and starts the daemon on it. */
-  constructor(dir: string, name: string, config: Record<string, unknown>, extraArgs: string[] = []) {
+  /**
+   * Writes `config` to `<dir>/<name>.json` and starts the daemon on it; `wrapper` runs it under another program
+   * (e.g. `timeout`), which then is the child.
+   */
+  constructor(dir: string, name: string, config: Record<string, unknown>, opts: { args?: string[]; wrapper?: string[] } = {}) {
     const file = path.join(dir, `${name}.json`);
     fs.writeFileSync(file, JSON.stringify(config));
-    this.proc = spawn(process.execPath, [path.join(ROOT, 'bin/maskwatch.js'), 'run', '--camera', 'demo', '--gpio', 'console', '--config', file, ...extraArgs], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const command = [process.execPath, path.join(ROOT, 'bin/maskwatch.js'), 'run', '--camera', 'demo', '--gpio', 'console', '--config', file, ...(opts.args ?? [])];
+    const [program, ...args] = [...(opts.wrapper ?? []), ...command];
+    this.proc = spawn(program!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));

@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy between the daemon and the broker that can stall the link: stall() stops forwarding in both
  * directions but keeps every socket open (a dead Wi-Fi link, a NAT that dropped its entry), resume() forwards what
- * waited, cut() closes every connection. It counts the connections it accepted (the client's attempts).
+ * waited, cut() closes every connection; latencyMs delays every chunk each way (a slow Wi-Fi link). It counts the
+ * connections it accepted (the client's attempts).
  */
 import net from 'node:net';
 
@@ -13,6 +14,8 @@ interface Pair {
 export class StallProxy {
   port = 0;
   connections = 0;
+  /** Added to every chunk, each way; chunks keep their order. */
+  latencyMs = 0;
   private server: net.Server | null = null;
   private readonly pairs = new Set<Pair>();
   private stalled = false;
@@ -73,8 +76,9 @@ export class StallProxy {
     const pair: Pair = { client, server };
     this.pairs.add(pair);
     // Not pipe(): a pipe resumes its source by itself when the other side drains, which would end a stall.
-    client.on('data', (d: Buffer) => server.write(d));
-    server.on('data', (d: Buffer) => client.write(d));
+    const forward = (to: net.Socket) => (d: Buffer) => (this.latencyMs ? setTimeout(() => to.destroyed || to.write(d), this.latencyMs) : to.write(d));
+    client.on('data', forward(server));
+    server.on('data', forward(client));
     const end = () => {
       client.destroy();
       server.destroy();
