@@ -104,6 +104,21 @@ test('log forging: a key with a newline and a fake log line stays on one escaped
   assert.equal(replies('mute').find((r) => r.id === 'forge')!.ok, false);
 });
 
+test('mute is bounded to 7 days, given in minutes or in seconds', { timeout: 30_000 }, async () => {
+  const ask = async (payload: Record<string, unknown>) => {
+    await client.publishAsync(`${BASE}/cmd/mute`, JSON.stringify(payload), { qos: 1 });
+    await waitFor(`the reply to ${payload.id}`, () => replies('mute').some((r) => r.id === payload.id));
+    return replies('mute').find((r) => r.id === payload.id)!;
+  };
+  assert.deepEqual(await ask({ minutes: 7 * 24 * 60, id: 'week-min' }), { ok: true, message: 'buzzer muted for 604800 s', id: 'week-min' });
+  for (const [key, value] of [['minutes', 7 * 24 * 60 + 1], ['minutes', 7 * 24 * 3600], ['seconds', 7 * 24 * 3600 + 1]] as const) {
+    const reply = await ask({ [key]: value, id: `${key}-${value}` });
+    assert.equal(reply.ok, false, `${key} ${value}: ${reply.message}`);
+    assert.match(reply.message, new RegExp(`^${key} must be a number from 0 to ${key === 'minutes' ? 10080 : 604800} \\(7 days\\)$`));
+  }
+  assert.deepEqual(await ask({ seconds: 0, id: 'unmute' }), { ok: true, message: 'buzzer un-muted', id: 'unmute' });
+});
+
 test('500 reload-model requests in a burst: a few reloads, every request answered, people still decided', { timeout: 180_000 }, async (t) => {
   const reloadLines = () => logLines().filter((l) => /\[daemon\] model reloaded: /.test(l)).length;
   const before = { reloads: reloadLines(), decided: daemon.decided(), at: Date.now() };
