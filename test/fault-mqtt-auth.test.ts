@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
-import { DaemonProcess, EventCollector, daemonConfig, outboxSeqs } from './helpers/daemon-process.js';
+import { DaemonProcess, EventCollector, assertEveryEventOnce, daemonConfig, outboxSeqs } from './helpers/daemon-process.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-fault-auth-'));
 const PASSWORD = 'R1ght-pass-in-url';
@@ -60,13 +60,6 @@ test('wrong password: the daemon keeps retrying; the broker fixed, the waiting e
   const exit = await daemon.stop();
   assert.equal(exit.code, 0, daemon.output);
 
-  // Everything the daemon decided is delivered or still in the outbox; delivered in seq order from 1, no gap.
-  await waitFor('in-flight messages', () => collector.unique().length + outboxSeqs(stateDir).length >= daemon.decided(), 5000).catch(() => undefined);
-  const seqs = collector.unique().map((e) => e.seq);
-  const left = outboxSeqs(stateDir);
-  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), `delivered in seq order without a gap: ${seqs.join(',')}`);
-  assert.deepEqual(left, left.map((_, i) => seqs.length + i + 1), 'what stayed in the outbox follows on');
-  assert.equal(seqs.length + left.length, daemon.decided(), 'every decided person is an event, delivered or waiting');
-  assert.deepEqual(collector.reusedSeqs(), []);
+  await assertEveryEventOnce(collector, daemon, stateDir);
   assert.ok(!daemon.stderr.includes(PASSWORD) && !daemon.stdout.includes(PASSWORD), 'the password never reaches the log');
 });

@@ -3,11 +3,13 @@
  * --config <file>` as a child process (argument array, no shell), its stdout (the console lights) and stderr (the log)
  * kept apart, and what a persistent-session subscriber receives on its event topic, deduplicated by id.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { ROOT } from './cli.js';
+import { waitFor } from './mosquitto.js';
 
 export interface DaemonExit {
   code: number | null;
@@ -148,4 +150,19 @@ export class EventCollector {
     }
     return reused;
   }
+}
+
+/**
+ * After the daemon stopped: every person it decided is an event delivered once by id or still waiting in its outbox;
+ * delivered in seq order from 1 without a gap, the waiting ones following on, no seq used for two ids.
+ */
+export async function assertEveryEventOnce(events: EventCollector, daemon: DaemonProcess, stateDir: string): Promise<{ delivered: number; left: number }> {
+  await waitFor('in-flight messages', () => events.unique().length + outboxSeqs(stateDir).length >= daemon.decided(), 5000).catch(() => undefined);
+  const seqs = events.unique().map((e) => e.seq);
+  const left = outboxSeqs(stateDir);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), `delivered in seq order without a gap: ${seqs.join(',')}`);
+  assert.deepEqual(left, left.map((_, i) => seqs.length + i + 1), 'what stayed in the outbox follows on');
+  assert.equal(seqs.length + left.length, daemon.decided(), 'every decided person is an event, delivered or waiting');
+  assert.deepEqual(events.reusedSeqs(), [], 'no seq carries two ids');
+  return { delivered: seqs.length, left: left.length };
 }
