@@ -9,13 +9,17 @@ export { quantile } from './stats.js';
 import type { BenchRow } from './stats.js';
 
 const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline', 'backends'];
+/** Run only when named (`npm run bench -- soak`): the soak takes 30 minutes. */
+const ON_DEMAND = ['soak'];
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  // Section names; an option (`--minutes 30`) and its value belong to the section that reads them.
+  const only = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
   const rows: BenchRow[] = [];
   console.log(`maskwatch bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}`);
-  for (const name of SECTIONS) {
-    if (only.length && !only.includes(name)) continue;
+  for (const name of [...SECTIONS, ...ON_DEMAND]) {
+    if (only.length ? !only.includes(name) : ON_DEMAND.includes(name)) continue;
     let mod: { run(): Promise<BenchRow[]> };
     try {
       mod = await import(`./${name}.js`);

@@ -7,6 +7,9 @@ export type ParsedCommand =
   | { ok: true; name: CommandName; payload: Record<string, unknown>; id?: string | number }
   | { ok: false; message: string; id?: string | number };
 
+/** The longest mute a request may ask for, in minutes or in seconds. */
+const MUTE_MAX_S = 7 * 24 * 3600;
+
 const ALLOWED_KEYS: Record<CommandName, readonly string[]> = {
   'lamp-test': [],
   mute: ['minutes', 'seconds'],
@@ -46,9 +49,11 @@ export function parseCommand(name: string, raw: Buffer | string): ParsedCommand 
   if (command === 'mute') {
     const keys = Object.keys(payload);
     if (keys.length > 1) return withId({ ok: false as const, message: 'give either minutes or seconds, not both' });
-    const value = keys.length ? payload[keys[0]!] : 0;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 7 * 24 * 3600) {
-      return withId({ ok: false as const, message: `${keys[0]} must be a number ≥ 0` });
+    const key = keys[0] as 'minutes' | 'seconds' | undefined;
+    const value = key ? payload[key] : 0;
+    const max = key === 'minutes' ? MUTE_MAX_S / 60 : MUTE_MAX_S;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+      return withId({ ok: false as const, message: `${key} must be a number from 0 to ${max} (7 days)` });
     }
   }
   return withId({ ok: true as const, name: command, payload });
