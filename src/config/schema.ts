@@ -46,7 +46,7 @@ export const schema = {
     detectorScoreWeight: {
       doc: "Weight of the SSD's own mask / no-mask scores in the label (src/decision/fuse-scores.ts); 0 is the classifier alone. Chosen on the validation split, see docs/MODEL.md.",
       format: 'fraction',
-      default: 0,
+      default: 1,
     },
   },
   tracker: {

@@ -35,14 +35,15 @@ const COLOURS = { mask: '#2e9e44', no_mask: '#d33', mask_incorrect: '#f0a020' } 
 /** Grouped bars per band: detection recall (light) and end-to-end recall (full colour) per class, n under each group. */
 export async function doorPng(title: string, r: DoorReport): Promise<Buffer> {
   const W = 1180;
-  const H = 470;
+  const H = 490;
   const x0 = 70;
-  const y0 = 80;
+  const y0 = 100;
   const h = 280;
   const groupW = (W - x0 - 40) / r.bands.length;
   const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`, `<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`];
   const door = LABELS.map((l) => `${l} ${r.door.perClass[l].detectionRecall.toFixed(2)} (n=${r.door.perClass[l].n})`).join(', ');
-  parts.push(`<text x="20" y="54" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale: found by the detector; full: found with the right label. Door distance (10–40 %): found ${esc(door)}; macro-F1 ${r.door.macroF1.toFixed(3)}</text>`);
+  parts.push(`<text x="20" y="52" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale bar: found by the detector; full bar: found with the right label.</text>`);
+  parts.push(`<text x="20" y="70" font-size="13" fill="#444">Door distance (10–40 %): found ${esc(door)}; end-to-end macro-F1 ${r.door.macroF1.toFixed(3)}</text>`);
   for (const t of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     const y = y0 + h - t * h;
     parts.push(`<line x1="${x0}" y1="${y}" x2="${W - 30}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" font-size="11" text-anchor="end">${t.toFixed(2)}</text>`);

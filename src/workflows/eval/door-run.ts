@@ -39,7 +39,7 @@ export interface DoorEvaluation {
 export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluation> {
   if (!SPLITS.includes(o.split)) throw new Error(`--split: must be one of ${SPLITS.join(', ')}, got ${o.split}`);
   const card = readModelCard(o.modelDir);
-  const { data, roots } = o.data?.length ? { data: await loadLabelledData(o.data.map(parseDataSpec), DEFAULT_SPLIT, o.cacheDir), roots: o.data } : await loadCardData(card, o.cacheDir, o.modelDir);
+  const { data, roots } = o.data?.length ? { data: await loadLabelledData(o.data.map(parseDataSpec), DEFAULT_SPLIT, o.cacheDir), roots: o.data } : await loadCardData(card, o.cacheDir, o.modelDir, '--data ROOT', true);
   const samples = (o.data?.length ? data.samples : samplesIn(data, o.split)).filter((s) => s.box && !s.synthetic);
   if (!samples.length) throw new ModelError(`no photos with hand-drawn face boxes to evaluate in ${roots.join(', ')} (the end-to-end evaluation needs Pascal VOC photos; --crops evaluates face crops)`);
   const detector = await createFaceDetector(o.detector, { intraOpNumThreads: 2 });

@@ -41,13 +41,14 @@ interface CardTraining {
 }
 
 /** The data roots and split a model was trained with, from its card, loaded and split again the same way. */
-export async function loadCardData(card: ModelCard, cacheDir: string | null, dir = card.name, instead = '--data ROOT'): Promise<{ data: LabelledData; roots: string[]; split: SplitOptions }> {
+/** `handBoxes`: the hand-drawn boxes even for a model trained on detector boxes (the end-to-end evaluation matches against them). */
+export async function loadCardData(card: ModelCard, cacheDir: string | null, dir = card.name, instead = '--data ROOT', handBoxes = false): Promise<{ data: LabelledData; roots: string[]; split: SplitOptions }> {
   const training = (card.training ?? {}) as CardTraining;
   if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give ${instead}`);
   const roots = training.data.map((d) => d.root);
   const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
   // A model trained on detector boxes is calibrated and checked on them too (the same detector, recorded in its card).
-  const detector = training.detectorBoxes?.settings ?? null;
+  const detector = handBoxes ? null : (training.detectorBoxes?.settings ?? null);
   return { data: await loadTrainingData(roots.map(parseDataSpec), split, cacheDir, detector, false), roots, split };
 }
 
