@@ -11,6 +11,9 @@ import { convertGraphModel, readTfjsGraphModel } from '../src/onnx/graph-convert
 import { SSD_TRAINED_SIZE } from '../src/vision/ssd-decode.js';
 import { DEFAULT_SPLIT } from '../src/workflows/data/split.js';
 import { detectorCalibrationInputs, quantizeDetector } from '../src/workflows/quantize/quantize-detector.js';
+import { fitBoxCalibration } from '../src/workflows/data/box-calibration.js';
+import { loadLabelledData, samplesIn } from '../src/workflows/data/labelled-data.js';
+import { parseDataSpec } from '../src/workflows/data/datasets.js';
 import { sha256, sha256File, writeFileAtomic } from '../src/core/files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -150,6 +153,23 @@ async function main(): Promise<void> {
   console.log(`${SSD_NAME}: ${path.relative(ROOT, r.onnxFile)} sha256 ${r.onnxSha}`);
   const q = await writeSsdInt8(sharedDir, path.join(ROOT, 'models'));
   console.log(`${SSD_NAME} int8: ${path.relative(ROOT, q.file)} sha256 ${q.sha}`);
+  const c = await writeBoxCalibration(path.join(ROOT, 'models'));
+  console.log(`${SSD_NAME} box calibration: ${JSON.stringify(c)}`);
+}
+
+/** The SSD's box calibration, fitted on the training photos of train/default.json's data and split. */
+export async function writeBoxCalibration(outRoot: string): Promise<Awaited<ReturnType<typeof fitBoxCalibration>>> {
+  const { roots, split } = defaultTrainingData();
+  const data = await loadLabelledData(roots.map(parseDataSpec), split, path.join(ROOT, '.cache'));
+  const cal = await fitBoxCalibration(samplesIn(data, 'train'), { model: 'ssd', precision: 'float', inputSize: SSD_TRAINED_SIZE, scoreThreshold: null, iouThreshold: null, minFaceSize: 0, maxFaces: 100 });
+  writeFileAtomic(path.join(outRoot, SSD_NAME, 'box-calibration.json'), JSON.stringify({ ...cal, fitted: 'median offsets of the float SSD\'s boxes from the hand-drawn ones, faces matched at IoU ≥ 0.3, train split of train/default.json' }, null, 2) + '\n');
+  return cal;
+}
+
+function defaultTrainingData(): { roots: string[]; split: typeof DEFAULT_SPLIT } {
+  const train = JSON.parse(fs.readFileSync(path.join(ROOT, 'train', 'default.json'), 'utf8')) as { data: string[]; seed?: number };
+  const roots = train.data.map((r) => path.resolve(ROOT, r.split('=')[0]!) + (r.includes('=') ? `=${r.split('=')[1]}` : ''));
+  return { roots, split: { ...DEFAULT_SPLIT, seed: train.seed ?? DEFAULT_SPLIT.seed } };
 }
 
 /** The int8 copy, calibrated on the training photos of train/default.json's data roots and split. */
@@ -157,9 +177,8 @@ export async function writeSsdInt8(sharedDir: string, outRoot: string): Promise<
   const dir = path.join(sharedDir, SSD_NAME);
   const { net, weights } = readCaffeModel(path.join(dir, SSD_SOURCES[0]!), path.join(dir, SSD_SOURCES[1]!));
   const fixed = convertCaffeModel(net, weights, { graphName: SSD_NAME, inputSize: { height: SSD_TRAINED_SIZE, width: SSD_TRAINED_SIZE } });
-  const train = JSON.parse(fs.readFileSync(path.join(ROOT, 'train', 'default.json'), 'utf8')) as { data: string[]; seed?: number };
-  const roots = train.data.map((r) => path.resolve(ROOT, r.split('=')[0]!) + (r.includes('=') ? `=${r.split('=')[1]}` : ''));
-  const { inputs, photos } = await detectorCalibrationInputs({ roots, split: { ...DEFAULT_SPLIT, seed: train.seed ?? DEFAULT_SPLIT.seed }, count: SSD_CALIBRATION_PHOTOS, inputSize: SSD_TRAINED_SIZE, cacheDir: path.join(ROOT, '.cache') });
+  const { roots, split } = defaultTrainingData();
+  const { inputs, photos } = await detectorCalibrationInputs({ roots, split, count: SSD_CALIBRATION_PHOTOS, inputSize: SSD_TRAINED_SIZE, cacheDir: path.join(ROOT, '.cache') });
   const { model, report } = await quantizeDetector(fixed.onnx, inputs);
   const file = path.join(outRoot, SSD_NAME, `${SSD_NAME}.int8.onnx`);
   writeFileAtomic(file, model);

@@ -8,7 +8,7 @@ import type { MaskwatchConfig } from '../config/schema.js';
 import { createLogger } from '../core/log.js';
 import type { FaceDetector } from '../core/seams.js';
 import { BlazeFaceDetector } from './blazeface-detector.js';
-import { SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
+import { shippedBoxCalibration, SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
 
 const log = createLogger('detector');
 
@@ -28,6 +28,8 @@ export function detectorName(d: DetectorSettings): string {
 
 export interface DetectorRuntime {
   intraOpNumThreads?: number;
+  /** The SSD's boxes as it gives them, without the hand-drawn-box calibration (for fitting that calibration). */
+  rawBoxes?: boolean;
   allowSpinning?: boolean;
 }
 
@@ -44,7 +46,7 @@ export async function createFaceDetector(d: DetectorSettings, runtime: DetectorR
       log.warn(`${ssdModelFile('int8')}: not there (npm run models:convert makes it); running the float SSD`);
       precision = 'float';
     }
-    detector = new SsdFaceDetector({ inputWidth: d.inputSize, inputHeight: d.inputSize, scoreThreshold, iouThreshold, minFaceSize: d.minFaceSize, maxFaces: d.maxFaces, modelFile: ssdModelFile(precision), intraOpNumThreads: threads, allowSpinning: runtime.allowSpinning });
+    detector = new SsdFaceDetector({ inputWidth: d.inputSize, inputHeight: d.inputSize, scoreThreshold, iouThreshold, minFaceSize: d.minFaceSize, maxFaces: d.maxFaces, modelFile: ssdModelFile(precision), boxCalibration: runtime.rawBoxes ? undefined : shippedBoxCalibration(), intraOpNumThreads: threads, allowSpinning: runtime.allowSpinning });
   } else {
     detector = new BlazeFaceDetector({ variant: d.model, scoreThreshold, iouThreshold, minFaceSize: d.minFaceSize, maxFaces: d.maxFaces, intraOpNumThreads: threads, allowSpinning: runtime.allowSpinning });
   }

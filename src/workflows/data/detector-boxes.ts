@@ -13,7 +13,7 @@ import { createLogger } from '../../core/log.js';
 import type { Box } from '../../core/types.js';
 import { createFaceDetector, detectorName, type DetectorSettings } from '../../vision/create-face-detector.js';
 import { readImageFile } from '../../vision/image-decode.js';
-import { ssdModelFile } from '../../vision/ssd-detector.js';
+import { shippedBoxCalibration, ssdModelFile } from '../../vision/ssd-detector.js';
 import { createProgressBar } from '../progress.js';
 import type { FaceSample } from './photos.js';
 
@@ -42,7 +42,8 @@ function stampOf(file: string): string {
 function cacheName(settings: DetectorSettings): string {
   const file = settings.model === 'ssd' ? ssdModelFile(settings.precision) : null;
   const sha = file && fs.existsSync(file) ? sha256File(file).slice(0, 12) : settings.model;
-  return `detections-${settings.model}-${sha}-${settings.inputSize}-${settings.scoreThreshold ?? 'default'}-${settings.iouThreshold ?? 'default'}.json`;
+  const cal = settings.model === 'ssd' ? Object.values(shippedBoxCalibration()).join('_') : 'none';
+  return `detections-${settings.model}-${sha}-${settings.inputSize}-${settings.scoreThreshold ?? 'default'}-${settings.iouThreshold ?? 'default'}-cal${cal}.json`;
 }
 
 /** The samples with detector boxes in the chosen splits (others unchanged), and what happened. */
