@@ -161,7 +161,7 @@ test('the camera process dies: one log line, the daemon stays up and recovers', 
 
 test('a bad config value, an unknown key, a missing model: one clear error, non-zero exit, nothing started', { timeout: 60_000 }, async () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-    ['bad-value', { detector: { scoreThreshold: 2 } }, /^config: detector\.scoreThreshold = 2 \(in .*bad-value\.json\): must be a number from 0 to 1$/],
+    ['bad-value', { detector: { scoreThreshold: 2 } }, /^config: detector\.scoreThreshold = 2 \(in .*bad-value\.json\): must be a number from 0 to 1, or null for the detector model's own default$/],
     ['unknown-key', { camera: { resolution: '720p' } }, /^config: unknown key 'camera\.resolution'/],
     ['missing-model', { classifier: { modelDir: path.join(tmp, 'no-such-model') }, stateDir: path.join(tmp, 'mm') }, /^config: classifier\.modelDir = ".*no-such-model" \(in .*missing-model\.json\): .*no-such-model: no such folder$/],
   ];
