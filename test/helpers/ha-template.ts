@@ -23,8 +23,15 @@ export interface TemplateJob {
   payload: string;
 }
 
+/** The first python3 that has jinja2: the one on PATH, else Debian's (where .ci/run installs python3-jinja2). */
+const PYTHONS = ['python3', '/usr/bin/python3'];
+
 export function renderTemplates(jobs: TemplateJob[]): string[] {
-  const r = spawnSync('python3', ['-c', SCRIPT], { input: JSON.stringify(jobs), encoding: 'utf8' });
-  if (r.error || r.status !== 0) throw new Error(`rendering Home Assistant templates needs python3 with jinja2: ${r.error?.message ?? r.stderr}`);
-  return JSON.parse(r.stdout) as string[];
+  let last = '';
+  for (const python of PYTHONS) {
+    const r = spawnSync(python, ['-c', SCRIPT], { input: JSON.stringify(jobs), encoding: 'utf8' });
+    if (!r.error && r.status === 0) return JSON.parse(r.stdout) as string[];
+    last = r.error?.message ?? r.stderr;
+  }
+  throw new Error(`rendering Home Assistant templates needs python3 with jinja2: ${last}`);
 }
