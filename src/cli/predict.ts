@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--json', 'one JSON line per image (per frame for videos)')
     .option('--annotate <dir>', 'write each input with coloured boxes and labels into this folder')
     .option('--model <dir>', 'classifier.modelDir')
-    .option('--precision <p>', 'classifier.precision: int8 or float')
+    .option('--precision <p>', 'classifier.precision: auto, int8 or float')
     .option('--detector <model>', 'detector.model: ssd (masked and bare faces; the default), front or back (BlazeFace)')
     .option('--min-face <px>', 'detector.minFaceSize: ignore faces narrower than this')
     .action(async (inputs: string[], opts: PredictOptions) => {
@@ -45,7 +45,7 @@ export function register(program: Command): void {
       const classifier = await openClassifierOrExit(config);
       let detector: FaceDetector;
       try {
-        detector = await createFaceDetector(config.detector);
+        detector = await createFaceDetector(config.detector, { stateDir: config.stateDir });
       } catch (err) {
         await classifier.close();
         return fail(errorMessage(err), 2);
@@ -178,7 +178,7 @@ export async function openClassifierOrExit(config: MaskwatchConfig): Promise<Onn
   const dir = config.classifier.modelDir;
   const modelDir = path.isAbsolute(dir) || fs.existsSync(dir) ? dir : fs.existsSync(path.join(REPO_ROOT, dir)) ? path.join(REPO_ROOT, dir) : dir;
   try {
-    return await createMaskClassifier({ modelDir, precision: config.classifier.precision });
+    return await createMaskClassifier({ modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
   } catch (err) {
     return fail(errorMessage(err), 2);
   }
