@@ -21,6 +21,32 @@ export async function decodeImage(bytes: Buffer, label = 'image'): Promise<RgbIm
   }
 }
 
+/** A small grey picture: one byte per pixel, row by row. */
+export interface GreyImage {
+  width: number;
+  height: number;
+  grey: Uint8Array;
+}
+
+/**
+ * The reduced decode: a grey picture at most `maxSide` px on its longer side, for a motion check. A JPEG is decoded
+ * with libjpeg's shrink-on-load (sharp does it when the rest of the resize is at least 9/8 of it: maxSide ≤ side / 9
+ * gives 1/8, only the DC coefficient of each 8×8 block). Errors as decodeImage.
+ */
+export async function decodeGreyThumbnail(bytes: Buffer, label = 'image', maxSide = 64): Promise<GreyImage> {
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'truncated' })
+      .resize(maxSide, maxSide, { fit: 'inside', kernel: 'nearest', fastShrinkOnLoad: true })
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1) throw new Error(`decoded to ${info.channels} channels`);
+    return { width: info.width, height: info.height, grey: data };
+  } catch (err) {
+    throw new ImageInputError(`${label}: ${describeSharpError((err as Error).message)}`);
+  }
+}
+
 export async function readImageFile(file: string): Promise<RgbImage> {
   let stat: fs.Stats;
   try {
