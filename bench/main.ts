@@ -1,19 +1,22 @@
 /**
  * `npm run bench`: every section measured in this one run, so ratios compare like with like.
- * Each bench/<area>.ts exports `run(): Promise<BenchRow[]>`.
+ * Each bench/<area>.ts exports `run(): Promise<BenchRow[]>`. MASKWATCH_BENCH_MODEL=<model dir> times another
+ * classifier than models/maskwatch-default (quantized, pipeline and idle sections).
  */
 import os from 'node:os';
 
 export type { BenchRow } from './stats.js';
 export { quantile } from './stats.js';
 import type { BenchRow } from './stats.js';
+import { describeCpuInt8 } from '../src/vision/precision-choice.js';
 
-const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline'];
+const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline', 'idle'];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const rows: BenchRow[] = [];
   console.log(`maskwatch bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}`);
+  console.log(`CPU int8 features: ${describeCpuInt8()}`);
   for (const name of SECTIONS) {
     if (only.length && !only.includes(name)) continue;
     let mod: { run(): Promise<BenchRow[]> };
