@@ -3,7 +3,8 @@
  * a 640×480 MJPEG stream from ONE ffmpeg process → the daemon's Pipeline with the real detector,
  * classifier and tracker, the door state and the bus (lights and MQTT are subscribers, counted here).
  * argv: faces (1|3) precision (auto|int8|float, for the classifier and the detector) inputFps seconds. Prints one JSON
- * line. auto keeps its choice in .cache/bench/state, as the daemon keeps it in its stateDir.
+ * line. auto keeps its choice in .cache/bench/state, as the daemon keeps it in its stateDir. seconds 0: only build the clip
+ * and make auto's choice (both cost memory once), so the measured processes show the steady state.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,6 +51,10 @@ const stateDir = path.join(cacheDir, 'state');
 const detectorSettings = (await resolveDetectorPrecision({ ...config.detector, precision }, { stateDir })).settings;
 const detector = await createFaceDetector(detectorSettings);
 const classifier = await createMaskClassifier({ modelDir: process.env.MASKWATCH_BENCH_MODEL ?? config.classifier.modelDir, precision, stateDir });
+if (Number(secondsArg) === 0) {
+  console.log(JSON.stringify({ prepared: clipFile }));
+  process.exit(0);
+}
 // The daemon's own pieces between the source and the outputs: pipeline, door state, bus.
 const bus = new EventBus<DaemonEvents>();
 let lightChanges = 0;

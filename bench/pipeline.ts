@@ -33,6 +33,7 @@ function measure(faces: number, precision: string, inputFps: number, seconds: nu
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const section = 'pipeline';
+  for (const faces of [1, 3]) measure(faces, 'auto', 30, 0);
   for (const precision of ['auto', 'int8', 'float']) {
     for (const faces of [1, 3]) {
       // Fed faster than it can process: what it sustains, newest frame winning.
