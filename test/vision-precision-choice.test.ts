@@ -158,3 +158,24 @@ test('auto with the real models and timings here: the choice is the faster of th
   assert.equal((again.info.precisionReport as { cached?: boolean }).cached, true);
   await again.close();
 });
+
+test('auto: an int8 file that cannot be opened → float with one warning, not kept (a fixed file is tried next start)', async () => {
+  const lines: string[] = [];
+  const previous = setLogSink((line) => lines.push(line));
+  try {
+    const stateDir = path.join(tmp, 'broken');
+    const { input } = fakeInput({ float: 2, int8: 1 }, { float: LABELS, int8: LABELS }, { stateDir, cpu: readCpuInt8(PI5, 'arm64') });
+    const open = input.open;
+    input.open = async (p) => {
+      if (p === 'int8') throw new Error('model q.onnx: sha256 does not match its card');
+      return open(p);
+    };
+    const choice = await choosePrecision(input);
+    assert.equal(choice.running, 'float');
+    assert.match(choice.reason, /int8 could not be checked \(model q\.onnx: sha256 does not match its card\)/);
+    assert.deepEqual(lines.map((l) => /WARN/.test(l)), [true], lines.join('\n'));
+    assert.equal(fs.existsSync(path.join(stateDir, CHOICE_FILE)), false);
+  } finally {
+    setLogSink(previous);
+  }
+});

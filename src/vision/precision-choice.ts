@@ -153,7 +153,11 @@ export async function choosePrecision<A>(input: AutoPrecision<A>): Promise<Preci
     log.info(`${input.what}: ${choice.running} (auto, as measured on this CPU at ${known.measuredAt}, kept in ${cacheFile}): ${choice.reason}`);
     return choice;
   }
-  const choice = await measureChoice(input, cpu);
+  const { choice, keep } = await measureChoice(input, cpu);
+  if (!keep) {
+    log.warn(`${input.what}: float (auto): ${choice.reason}`);
+    return choice;
+  }
   log.info(`${input.what}: ${choice.running} (auto): ${choice.reason}; CPU ${cpu.model}, ${describeCpuInt8(cpu)}`);
   if (cacheFile) saveChoice(cacheFile, key, choice, cpu);
   else memo.set(key, choice);
@@ -165,23 +169,34 @@ export function fixedPrecision(setting: Precision, running: Precision, reason = 
   return { setting, running, reason, floatMs: null, int8Ms: null };
 }
 
-async function measureChoice<A>(input: AutoPrecision<A>, cpu: CpuInt8): Promise<PrecisionChoice> {
-  const decided = (precision: Precision, reason: string, floatMs: number | null = null, int8Ms: number | null = null, agreement: PrecisionChoice['agreement'] = null): PrecisionChoice => ({
-    setting: 'auto',
-    running: precision,
-    reason,
-    floatMs: floatMs === null ? null : round2(floatMs),
-    int8Ms: int8Ms === null ? null : round2(int8Ms),
-    agreement,
-    cached: false,
+/** The choice, and whether it may be kept (not when int8 could not be checked: a fixed file is tried next start). */
+async function measureChoice<A>(input: AutoPrecision<A>, cpu: CpuInt8): Promise<{ choice: PrecisionChoice; keep: boolean }> {
+  const decided = (precision: Precision, reason: string, floatMs: number | null = null, int8Ms: number | null = null, agreement: PrecisionChoice['agreement'] = null) => ({
+    keep: true,
+    choice: {
+      setting: 'auto' as const,
+      running: precision,
+      reason,
+      floatMs: floatMs === null ? null : round2(floatMs),
+      int8Ms: int8Ms === null ? null : round2(int8Ms),
+      agreement,
+      cached: false,
+    },
   });
   if (!input.files.int8) return decided('float', 'the model has no int8 file');
   if (input.int8Weights !== 'uint8' && !cpu.signedWeightsExact) return decided('float', `its int8 weights would saturate on this CPU (no ${EXACT_ON_X86.slice(0, 2).join(' or ')}), so int8 was not tried`);
   const float = await input.open('float');
   let int8: PrecisionCandidate<A> | undefined;
   try {
-    int8 = await input.open('int8');
-    const [floatAnswers, int8Answers] = [await float.answers(), await int8.answers()];
+    let floatAnswers: A[];
+    let int8Answers: A[];
+    try {
+      int8 = await input.open('int8');
+      [floatAnswers, int8Answers] = [await float.answers(), await int8.answers()];
+    } catch (err) {
+      // A broken int8 file or a missing check set: float runs.
+      return { ...decided('float', `int8 could not be checked (${errorMessage(err).split('\n')[0]})`), keep: false };
+    }
     const same = floatAnswers.filter((a, i) => input.same(a, int8Answers[i]!)).length;
     const agreement = { same, of: floatAnswers.length };
     const { floatMs, int8Ms, runs } = await timeInterleaved(float, int8, input.now ?? processCpuMs, input.rounds ?? DEFAULT_ROUNDS);
