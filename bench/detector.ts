@@ -1,15 +1,20 @@
 /**
- * Face detector latency, batch 1, on a 640×480 frame (a real photo): the whole detect() (letterbox resize +
- * normalise, ORT run, decode, NMS) and its parts, for BlazeFace front (128) and back (256), ORT intra-op
- * threads 1 and 2. Also the letterbox step done by sharp instead of the own bilinear resize, for comparison.
+ * Face detector latency, batch 1, on a 640×480 frame (a real photo): the whole detect() (resize + normalise, ORT run,
+ * decode, NMS) and the bare model run, for the default AIZOO SSD (float and int8, with the CPU's int8 features, and
+ * what precision auto picks), BlazeFace front (128) and back (256), ORT intra-op threads 1 and 2. Also the letterbox
+ * step done by sharp instead of the own bilinear resize, for comparison.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './stats.js';
 import type { Frame } from '../src/core/types.js';
+import { loadConfig } from '../src/config/load.js';
 import { BlazeFaceDetector } from '../src/vision/blazeface-detector.js';
+import { createFaceDetector, resolveDetectorPrecision } from '../src/vision/create-face-detector.js';
+import { describeCpuInt8 } from '../src/vision/precision-choice.js';
 import { letterboxRegion } from '../src/vision/resample.js';
-import { timeCalls } from './stats.js';
+import type { SsdFaceDetector } from '../src/vision/ssd-detector.js';
+import { autoChoiceRow, timeCalls } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WARMUP = 15;
@@ -30,9 +35,35 @@ async function frame640(): Promise<Frame> {
   return { seq: 0, capturedAt: 0, width: info.width, height: info.height, rgb: data };
 }
 
+/** The default detector, float against int8 (1 thread, as the daemon runs it), and what auto chooses. */
+async function ssdRows(frame: Frame): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const settings = loadConfig({ env: {} }).config.detector;
+  const int8Features = describeCpuInt8();
+  const timed: Record<'float' | 'int8', { median: number; p90: number; cpuMs: number }> = {} as never;
+  for (const precision of ['float', 'int8'] as const) {
+    const det = (await createFaceDetector({ ...settings, precision })) as SsdFaceDetector;
+    try {
+      const faces = (await det.detect(frame)).length;
+      const full = await time(() => det.detect(frame));
+      timed[precision] = full;
+      rows.push(row(`ssd ${settings.inputSize} ${precision} detect() 640×480, 1 thread`, full, { note: `${faces} faces found${precision === 'int8' ? `; int8: ${int8Features}` : ''}` }));
+      det.preprocess(frame);
+      rows.push(row(`ssd ${settings.inputSize} ${precision} bare model run, 1 thread`, await time(() => det.infer())));
+    } finally {
+      await det.close();
+    }
+  }
+  const ratio = timed.int8.median / timed.float.median;
+  rows.push({ section: 'detector', name: `ssd ${settings.inputSize} int8/float detect(), 1 thread`, value: ratio, unit: '×', note: `CPU-time ratio ${(timed.int8.cpuMs / timed.float.cpuMs).toFixed(2)}; int8: ${int8Features}` });
+  const auto = await resolveDetectorPrecision({ ...settings, precision: 'auto' });
+  rows.push(autoChoiceRow('detector', `ssd ${settings.inputSize}, precision auto (1 thread)`, auto.settings.precision, auto.report.reason, { float: timed.float.median, int8: timed.int8.median }, int8Features));
+  return rows;
+}
+
 export async function run(): Promise<BenchRow[]> {
   const frame = await frame640();
-  const rows: BenchRow[] = [];
+  const rows: BenchRow[] = await ssdRows(frame);
   for (const variant of ['front', 'back'] as const) {
     for (const [threads, spin] of [[1, true], [2, true], [2, false]] as const) {
       const det = new BlazeFaceDetector({ variant, scoreThreshold: 0.75, iouThreshold: 0.3, minFaceSize: 0, maxFaces: 10, intraOpNumThreads: threads, allowSpinning: spin });

@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: every section measured in this one run, so ratios compare like with like.
- * Each bench/<area>.ts exports `run(): Promise<BenchRow[]>`.
+ * Each bench/<area>.ts exports `run(): Promise<BenchRow[]>`. MASKWATCH_BENCH_MODEL=<model dir> times another
+ * classifier than models/maskwatch-default (quantized, pipeline and idle sections).
  */
 import os from 'node:os';
 
 export type { BenchRow } from './stats.js';
 export { quantile } from './stats.js';
 import type { BenchRow } from './stats.js';
+import { describeCpuInt8 } from '../src/vision/precision-choice.js';
 
-const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline', 'backends'];
+const SECTIONS = ['crop', 'classifier', 'detector', 'quantized', 'pipeline', 'idle', 'backends'];
 /** Run only when named (`npm run bench -- soak`): the soak takes 30 minutes. */
 const ON_DEMAND = ['soak'];
 
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
   const only = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
   const rows: BenchRow[] = [];
   console.log(`maskwatch bench — ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString()}`);
+  console.log(`CPU int8 features: ${describeCpuInt8()}`);
   for (const name of [...SECTIONS, ...ON_DEMAND]) {
     if (only.length ? !only.includes(name) : ON_DEMAND.includes(name)) continue;
     let mod: { run(): Promise<BenchRow[]> };

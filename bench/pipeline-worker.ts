@@ -2,7 +2,9 @@
  * One pipeline measurement in a process of its own (so its peak memory is its own):
  * a 640×480 MJPEG stream from ONE ffmpeg process → the daemon's Pipeline with the real detector,
  * classifier and tracker, the door state and the bus (lights and MQTT are subscribers, counted here).
- * argv: faces (1|3) precision (int8|float) inputFps seconds. Prints one JSON line.
+ * argv: faces (1|3) precision (auto|int8|float, for the classifier and the detector) inputFps seconds. Prints one JSON
+ * line. auto keeps its choice in .cache/bench/state, as the daemon keeps it in its stateDir. seconds 0: only build the clip
+ * and make auto's choice (both cost memory once), so the measured processes show the steady state.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,11 +17,12 @@ import { DoorState } from '../src/decision/door-state.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { ProcessFrameSource } from '../src/source/process-source.js';
-import { createFaceDetector } from '../src/vision/create-face-detector.js';
+import { createFaceDetector, resolveDetectorPrecision } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { quantile } from './stats.js';
 
-const [facesArg = '1', precision = 'int8', fpsArg = '120', secondsArg = '10'] = process.argv.slice(2);
+const [facesArg = '1', precisionArg = 'auto', fpsArg = '120', secondsArg = '10'] = process.argv.slice(2);
+const precision = precisionArg as 'auto' | 'int8' | 'float';
 const faces = Number(facesArg);
 const { config } = loadConfig();
 const cacheDir = path.resolve('.cache/bench');
@@ -44,8 +47,14 @@ const source = new ProcessFrameSource(
   },
   clock,
 );
-const detector = await createFaceDetector(config.detector);
-const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: precision as 'int8' | 'float' });
+const stateDir = path.join(cacheDir, 'state');
+const detectorSettings = (await resolveDetectorPrecision({ ...config.detector, precision }, { stateDir })).settings;
+const detector = await createFaceDetector(detectorSettings);
+const classifier = await createMaskClassifier({ modelDir: process.env.MASKWATCH_BENCH_MODEL ?? config.classifier.modelDir, precision, stateDir });
+if (Number(secondsArg) === 0) {
+  console.log(JSON.stringify({ prepared: clipFile }));
+  process.exit(0);
+}
 // The daemon's own pieces between the source and the outputs: pipeline, door state, bus.
 const bus = new EventBus<DaemonEvents>();
 let lightChanges = 0;
@@ -53,7 +62,8 @@ let events = 0;
 bus.on('state.changed', 'bench', () => void lightChanges++);
 bus.on('person.decided', 'bench', () => void events++);
 const door = new DoorState(clock, config.signals.holdMs, (state) => bus.emit('state.changed', state));
-const pipeline = new Pipeline({ source, detector, classifier, tracker: new IouTracker(config.tracker), door, bus, clock, latencyWindow: 1_000_000 });
+const idle = { idleAfterMs: config.detector.idleAfterS * 1000, idleFps: config.detector.idleFps };
+const pipeline = new Pipeline({ source, detector, classifier, tracker: new IouTracker(config.tracker), door, bus, clock, latencyWindow: 1_000_000, idle });
 
 await source.start();
 pipeline.start();
@@ -79,6 +89,7 @@ console.log(
   JSON.stringify({
     faces,
     precision,
+    running: { classifier: classifier.info.precision, detector: detectorSettings.precision },
     inputFps: Number(fpsArg),
     seconds: elapsedS,
     framesPerS: processed / elapsedS,

@@ -1,6 +1,8 @@
 /**
- * int8 vs float classifier, same run: MobileNetV2 width 0.35 and 1.0 at 224 + the mask head, exported to ONNX,
- * quantized by src/onnx/quantize.ts, batch-1 latency with ONNX Runtime (CPU) and file sizes.
+ * int8 vs float classifier, same run: the shipped model (MASKWATCH_BENCH_MODEL, default models/maskwatch-default) and
+ * what precision auto picks for it; MobileNetV2 width 0.35 and 1.0 at 224 + the mask head, exported to ONNX,
+ * quantized by src/onnx/quantize.ts, batch-1 latency with ONNX Runtime (CPU) and file sizes. Every int8 figure
+ * carries the CPU's int8 features (VNNI, AVX-VNNI, AMX, asimddp, i8mm).
  * The weights are random (H1's buildMobileNetV2): latency does not depend on weight values, only on shapes and ops.
  * Built float models are cached under .cache/bench/ so reruns are quick.
  */
@@ -12,8 +14,10 @@ import * as ort from 'onnxruntime-node';
 import type { BenchRow } from './stats.js';
 import { quantizeOnnx, type QuantizeOptions } from '../src/onnx/quantize.js';
 import { inspectOptimizedOps, summarizeKernels } from '../src/onnx/quantize-inspect.js';
-import { timeCalls } from './stats.js';
+import { autoChoiceRow, timeCalls } from './stats.js';
 import { openSession } from '../src/onnx/session.js';
+import { resolveClassifierPrecision } from '../src/vision/mask-classifier.js';
+import { describeCpuInt8 } from '../src/vision/precision-choice.js';
 
 const SECTION = 'quantized';
 const CACHE = '.cache/bench';
@@ -68,28 +72,31 @@ async function latency(bytes: Uint8Array, cfg: SessionConfig): Promise<{ median:
   }
 }
 
-/** Variants of the int8 model: the default, and the forms tried for CPUs whose int8 kernels are slow or saturate. */
+/** Variants of the int8 model: the shipped weight storage, and the others. */
 const VARIANTS: Array<{ name: string; opts: Partial<QuantizeOptions> }> = [
-  { name: 'int8', opts: {} }, // the default: u8 activations × u8-stored symmetric weights
-  { name: 'int8-s8w', opts: { weightType: 'int8' } }, // u8 × s8 kernels (saturate on x86 without VNNI)
-  { name: 'int8-float6', opts: { floatLayers: 6 } }, // blocks 0–1 float, as the shipped model chose for agreement
+  { name: 'int8', opts: { weightType: 'int8' } }, // as shipped: u8 activations × s8 weights (saturate on x86 without VNNI)
+  { name: 'int8-u8w', opts: { weightType: 'uint8' } }, // u8-stored symmetric weights, u8×u8 kernels: exact everywhere
+  { name: 'int8-float6', opts: { weightType: 'int8', floatLayers: 6 } }, // blocks 0–1 float, as the agreement search may choose
 ];
 
-const SHIPPED = 'models/maskwatch-default';
+const SHIPPED = process.env.MASKWATCH_BENCH_MODEL ?? 'models/maskwatch-default';
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const cpu = `${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(1)}`;
-  const card = JSON.parse(fs.readFileSync(path.join(SHIPPED, 'model-card.json'), 'utf8')) as { files: Record<string, { path: string }>; quantization?: { floatLayers?: number } };
+  const int8Features = describeCpuInt8();
+  const cpu = `${os.cpus()[0]?.model ?? 'cpu'}, load ${os.loadavg()[0]!.toFixed(1)}; int8: ${int8Features}`;
+  const card = JSON.parse(fs.readFileSync(path.join(SHIPPED, 'model-card.json'), 'utf8')) as { files: Record<string, { path: string }>; quantization?: { floatLayers?: number; weights?: string } };
   if (card.files.int8) {
     const shipped: Array<[string, Uint8Array]> = [['float', fs.readFileSync(path.join(SHIPPED, card.files.float!.path))], ['int8', fs.readFileSync(path.join(SHIPPED, card.files.int8.path))]];
+    const auto = await resolveClassifierPrecision({ modelDir: SHIPPED, precision: 'auto' });
     for (const threads of [1, 2]) {
       const cfg: SessionConfig = { threads, mode: 'sequential' };
       const [fl, q] = [await latency(shipped[0]![1], cfg), await latency(shipped[1]![1], cfg)];
       const label = `shipped model ${threads}t`;
       rows.push({ section: SECTION, name: `${label} float`, median: fl.median, p90: fl.p90, unit: 'ms', note: `CPU ${fl.cpuMs.toFixed(2)} ms/run` });
-      rows.push({ section: SECTION, name: `${label} int8`, median: q.median, p90: q.p90, unit: 'ms', note: `first ${card.quantization?.floatLayers ?? 0} layer(s) float; CPU ${q.cpuMs.toFixed(2)} ms/run` });
-      rows.push({ section: SECTION, name: `${label} int8/float`, value: q.median / fl.median, unit: '×', target: `≤ ${RATIO_TARGET}`, pass: q.median / fl.median <= RATIO_TARGET, note: cpu });
+      rows.push({ section: SECTION, name: `${label} int8`, median: q.median, p90: q.p90, unit: 'ms', note: `${card.quantization?.weights ?? 'int8'} weights, first ${card.quantization?.floatLayers ?? 0} layer(s) float; CPU ${q.cpuMs.toFixed(2)} ms/run; int8: ${int8Features}` });
+      rows.push({ section: SECTION, name: `${label} int8/float`, value: q.median / fl.median, unit: '×', target: `≤ ${RATIO_TARGET}`, pass: q.median / fl.median <= RATIO_TARGET, note: `CPU-time ratio ${(q.cpuMs / fl.cpuMs).toFixed(2)}; ${cpu}` });
+      if (threads === 1) rows.push(autoChoiceRow(SECTION, `shipped model, precision auto (1 thread)`, auto.precision, auto.report.reason, { float: fl.median, int8: q.median }, int8Features));
     }
   }
   for (const alpha of [0.35, 1.0]) {
@@ -114,7 +121,7 @@ export async function run(): Promise<BenchRow[]> {
       const fl = timed.get('float')!;
       const label = `w${alpha} ${cfg.threads}t ${cfg.mode}`;
       for (const [name, t] of timed) {
-        rows.push({ section: SECTION, name: `${label} ${name}`, median: t.median, p90: t.p90, unit: 'ms', note: `CPU ${t.cpuMs.toFixed(2)} ms/run` });
+        rows.push({ section: SECTION, name: `${label} ${name}`, median: t.median, p90: t.p90, unit: 'ms', note: `CPU ${t.cpuMs.toFixed(2)} ms/run${name === 'float' ? '' : `; int8: ${int8Features}`}` });
         if (name === 'float') continue;
         const ratio = t.median / fl.median;
         rows.push({ section: SECTION, name: `${label} ${name}/float`, value: ratio, unit: '×', ...(name === 'int8' ? { target: `≤ ${RATIO_TARGET}`, pass: ratio <= RATIO_TARGET } : {}), note: `CPU-time ratio ${(t.cpuMs / fl.cpuMs).toFixed(2)}; ${cpu}` });

@@ -44,3 +44,24 @@ export async function timeCalls(fn: () => unknown, runs: number, warmup: number)
   const cpu = process.cpuUsage(cpu0);
   return { median: quantile(times, 0.5), p90: quantile(times, 0.9), min: Math.min(...times), runs, cpuMs: (cpu.user + cpu.system) / 1000 / runs };
 }
+
+/** Within this share of each other, two medians are a tie: either choice is right. */
+const TIE = 0.05;
+
+/**
+ * The check that `precision: auto` never picks the slower file: its choice against this bench's own medians of the
+ * same two files (measured separately, more runs).
+ */
+export function autoChoiceRow(section: string, name: string, chose: 'float' | 'int8', reason: string, bench: { float: number; int8: number }, int8Features: string): BenchRow {
+  const faster = bench.int8 < bench.float ? 'int8' : 'float';
+  const tie = Math.abs(bench.int8 - bench.float) <= TIE * Math.min(bench.int8, bench.float);
+  return {
+    section,
+    name,
+    value: bench[chose],
+    unit: `ms (${chose})`,
+    target: 'auto runs the faster file',
+    pass: chose === faster || tie,
+    note: `bench medians int8 ${bench.int8.toFixed(2)}, float ${bench.float.toFixed(2)} ms → ${tie ? 'a tie (within 5 %)' : `${faster} is faster`}; auto said: ${reason}; int8: ${int8Features}`,
+  };
+}

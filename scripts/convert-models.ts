@@ -15,6 +15,7 @@ import { fitBoxCalibration } from '../src/workflows/data/box-calibration.js';
 import { loadLabelledData, samplesIn } from '../src/workflows/data/labelled-data.js';
 import { parseDataSpec } from '../src/workflows/data/datasets.js';
 import { sha256, sha256File, writeFileAtomic } from '../src/core/files.js';
+import { loadConfig } from '../src/config/load.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SSD_CALIBRATION_PHOTOS = 64;
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
 export async function writeBoxCalibration(outRoot: string): Promise<Awaited<ReturnType<typeof fitBoxCalibration>>> {
   const { roots, split } = defaultTrainingData();
   const data = await loadLabelledData(roots.map(parseDataSpec), split, path.join(ROOT, '.cache'));
-  const cal = await fitBoxCalibration(samplesIn(data, 'train'), { model: 'ssd', precision: 'float', inputSize: SSD_TRAINED_SIZE, scoreThreshold: null, iouThreshold: null, minFaceSize: 0, maxFaces: 100 });
+  const cal = await fitBoxCalibration(samplesIn(data, 'train'), { ...loadConfig({ env: {} }).config.detector, model: 'ssd', precision: 'float', inputSize: SSD_TRAINED_SIZE, scoreThreshold: null, iouThreshold: null, minFaceSize: 0, maxFaces: 100 });
   writeFileAtomic(path.join(outRoot, SSD_NAME, 'box-calibration.json'), JSON.stringify({ ...cal, fitted: 'median offsets of the float SSD\'s boxes from the hand-drawn ones, faces matched at IoU ≥ 0.3, train split of train/default.json' }, null, 2) + '\n');
   return cal;
 }

@@ -76,7 +76,7 @@ test('a modelDir that does not exist, or has no model card, is rejected', () => 
   assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .*: .*empty-model: no model-card\.json in it$/);
   // a card without an int8 file runs in float (the classifier warns), but the file it names must be there
   fs.writeFileSync(path.join(empty, 'model-card.json'), JSON.stringify({ files: { float: { path: 'classifier.onnx' } } }));
-  assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .* with classifier\.precision = "int8" \(the default\): .*empty-model\/classifier\.onnx \(files\.float of the model card\) is missing$/);
+  assertOneLine(problems({ classifier: { modelDir: empty } }).lines, /classifier\.modelDir = .* with classifier\.precision = "auto" \(the default\): .*empty-model\/classifier\.onnx \(files\.float of the model card\) is missing$/);
   fs.writeFileSync(path.join(empty, 'classifier.onnx'), 'placeholder: the daemon checks its sha256');
   assert.deepEqual(problems({ classifier: { modelDir: empty } }).lines, []);
   // the default (relative) model folder is found from any working directory, as predict always did
@@ -144,9 +144,9 @@ test('the typed config: enum keys keep their literal unions (no casts needed)', 
   const { config } = loadConfig({ env: {} });
   const level: LogLevel = config.log.level;
   const variant: 'ssd' | 'front' | 'back' = config.detector.model;
-  const precision: 'int8' | 'float' = config.classifier.precision;
+  const precision: 'auto' | 'int8' | 'float' = config.classifier.precision;
   const version: 4 | 5 = config.mqtt.protocolVersion;
-  assert.deepEqual([level, variant, precision, version], ['info', 'ssd', 'int8', 5]);
+  assert.deepEqual([level, variant, precision, version], ['info', 'ssd', 'auto', 5]);
 });
 
 test('config check with no file says what it checked, not "<file>: ok"; run and check reject the same settings alike', async () => {

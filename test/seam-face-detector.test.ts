@@ -9,12 +9,13 @@ import path from 'node:path';
 import { iou } from '../src/core/geometry.js';
 import type { FaceDetector } from '../src/core/seams.js';
 import type { Frame } from '../src/core/types.js';
+import { loadConfig } from '../src/config/load.js';
 import { createFaceDetector, type DetectorSettings } from '../src/vision/create-face-detector.js';
 import { readImageFile } from '../src/vision/image-decode.js';
 import { ROOT } from './helpers/cli.js';
 
 const FACES = path.join(ROOT, 'test/fixtures/faces');
-const BASE: DetectorSettings = { model: 'ssd', precision: 'float', inputSize: 260, scoreThreshold: null, iouThreshold: null, minFaceSize: 20, maxFaces: 10 };
+const BASE: DetectorSettings = { ...loadConfig({ env: {} }).config.detector, model: 'ssd', precision: 'float', inputSize: 260, scoreThreshold: null, iouThreshold: null, minFaceSize: 20, maxFaces: 10 };
 const VARIANTS: Record<string, Partial<DetectorSettings>> = {
   'AIZOO SSD, float': { model: 'ssd', precision: 'float' },
   'AIZOO SSD, int8': { model: 'ssd', precision: 'int8' },

@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'config file (default model and precision)', DEFAULT_CONFIG_FILE)
     .option('--json', 'one JSON line per image')
     .option('--model <dir>', 'classifier.modelDir')
-    .option('--precision <p>', 'classifier.precision: int8 or float')
+    .option('--precision <p>', 'classifier.precision: auto, int8 or float')
     .action(async (images: string[], opts: ClassifyOptions) => {
       exitQuietlyOnClosedStdout();
       const overrides: Record<string, unknown> = {};

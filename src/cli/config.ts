@@ -9,7 +9,7 @@ const CONFIG_FLAGS: ReadonlyArray<{ flags: string; key: string; description: str
     description: 'camera.source: auto (the first camera found; never the demo), demo (the bundled demo clip), libcamera, v4l2:/dev/videoN, gstreamer:<pipeline>, file:<path>',
   },
   { flags: '--model <dir>', key: 'classifier.modelDir', description: 'classifier.modelDir' },
-  { flags: '--precision <p>', key: 'classifier.precision', description: 'classifier.precision: int8 or float' },
+  { flags: '--precision <p>', key: 'classifier.precision', description: 'classifier.precision: auto, int8 or float' },
   { flags: '--gpio <backend>', key: 'signals.backend', description: 'signals.backend: auto, chardev, sysfs, console, none' },
   { flags: '--no-mqtt', key: 'mqtt.enabled', description: 'do not connect to a broker (events stay in the outbox)' },
   { flags: '--mqtt-url <url>', key: 'mqtt.url', description: 'mqtt.url' },

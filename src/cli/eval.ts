@@ -29,9 +29,9 @@ export function register(program: Command): void {
     )
     .option('-c, --config <file>', 'config file: the detector, thresholds and classifier the daemon would run', DEFAULT_CONFIG_FILE)
     .option('--model <dir>', 'model folder (default: classifier.modelDir, the shipped model)')
-    .option('--precision <p>', 'classifier file: int8 or float (default: classifier.precision, as the daemon)')
+    .option('--precision <p>', 'classifier file: auto, int8 or float (default: classifier.precision, as the daemon)')
     .option('--detector <model>', 'detector.model: ssd, front or back')
-    .option('--detector-precision <p>', 'detector.precision: int8 or float')
+    .option('--detector-precision <p>', 'detector.precision: auto, int8 or float')
     .option('--score-threshold <s>', 'detector.scoreThreshold (0..1)')
     .option('--fusion-weight <w...>', "classifier.detectorScoreWeight: weight(s) of the SSD's own mask / no-mask scores in the label; several to compare")
     .option('--data <root...>', "evaluate every photo (or crop) of these data roots instead of the model's held-out split")
@@ -61,10 +61,12 @@ export function register(program: Command): void {
       }
       const common = { data: flags.data, cacheDir: flags.cacheDir, progress: flags.progress !== false, json: flags.json, png: flags.png };
       try {
+        const { resolveClassifierPrecision } = await import('../vision/mask-classifier.js');
+        const { precision } = await resolveClassifierPrecision({ modelDir: config.classifier.modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
         if (flags.crops) {
           const { runEvaluation } = await import('../workflows/eval/eval-run.js');
           const { formatMetrics } = await import('../workflows/eval/metrics.js');
-          const report = await runEvaluation({ ...common, model: config.classifier.modelDir, split: flags.split as 'test', minFace, precision: config.classifier.precision });
+          const report = await runEvaluation({ ...common, model: config.classifier.modelDir, split: flags.split as 'test', minFace, precision });
           const where = report.split === 'all' ? `all faces of ${report.data.join(', ')}` : `${report.split} split`;
           process.stdout.write(`${report.model} (${report.precision}), face crops, ${where}\n`);
           process.stdout.write(formatMetrics('all faces', report.result.all) + '\n');
@@ -75,7 +77,7 @@ export function register(program: Command): void {
         if (weights.some((w) => !(w >= 0 && w <= 4))) fail(`--fusion-weight: weights from 0 to 4, got ${flags.fusionWeight?.join(' ')}`);
         const { runDoorEvaluation } = await import('../workflows/eval/door-run.js');
         const { formatDoorReport } = await import('../workflows/eval/door-report.js');
-        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision: config.classifier.precision, detector: config.detector, split: flags.split as 'test', minFace, fusionWeights: weights });
+        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision, detector: config.detector, split: flags.split as 'test', minFace, fusionWeights: weights });
         for (const report of result.reports) process.stdout.write(formatDoorReport(result.title, report) + '\n\n');
       } catch (err) {
         fail(errorMessage(err));

@@ -36,7 +36,7 @@ export function register(program: Command): void {
       'write each input with coloured boxes and labels into this folder: a picture under its own name and format (a.png → a.png; without an image extension as PNG, .png added), a video as <name>.mp4; an input whose output name is already taken in this run (photos/a.jpg after other/a.jpg) gets -2, -3, … before the extension, in the order given; the name written is in the JSON line (annotated) and the table',
     )
     .option('--model <dir>', 'classifier.modelDir')
-    .option('--precision <p>', 'classifier.precision: int8 or float')
+    .option('--precision <p>', 'classifier.precision: auto, int8 or float')
     .option('--detector <model>', 'detector.model: ssd (masked and bare faces; the default), front or back (BlazeFace)')
     .option('--min-face <px>', 'detector.minFaceSize: ignore faces narrower than this')
     .action(async (inputs: string[], opts: PredictOptions) => {
@@ -50,7 +50,7 @@ export function register(program: Command): void {
       const classifier = await openClassifierOrExit(config);
       let detector: FaceDetector;
       try {
-        detector = await createFaceDetector(config.detector);
+        detector = await createFaceDetector(config.detector, { stateDir: config.stateDir });
       } catch (err) {
         await classifier.close();
         return fail(errorMessage(err), 2);
@@ -195,7 +195,7 @@ export async function openClassifierOrExit(config: MaskwatchConfig): Promise<Onn
   const dir = config.classifier.modelDir;
   const modelDir = path.isAbsolute(dir) || fs.existsSync(dir) ? dir : fs.existsSync(path.join(REPO_ROOT, dir)) ? path.join(REPO_ROOT, dir) : dir;
   try {
-    return await createMaskClassifier({ modelDir, precision: config.classifier.precision });
+    return await createMaskClassifier({ modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
   } catch (err) {
     return fail(errorMessage(err), 2);
   }

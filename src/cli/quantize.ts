@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--data <root>', 'labelled data root (Pascal VOC, class folders or a flat folder); faces are cut with the card\'s crop margin')
     .option('--samples <n>', 'calibration crops to use', '200')
     .option('--check <n>', 'other crops to compare the int8 model with the float model on', '200')
-    .option('--weights <w>', 'uint8 (symmetric levels + 128, exact on every CPU), int8 (u8×s8 kernels: saturate on x86 without VNNI) or int8-7bit', 'uint8')
+    .option('--weights <w>', 'int8 (u8×s8 kernels: fast with VNNI or Arm dot products, saturate on x86 without VNNI), uint8 (symmetric levels + 128, exact on every CPU, slow) or int8-7bit', 'int8')
     .option('--float-layers <n>', 'leading weighted layers kept float (default: the fewest whose labels agree with float on ≥ 99 % of check crops)')
     .option('--cache-dir <dir>', 'photo probe cache, when the card\'s training data is used', '.cache/features')
     .option('--no-progress', 'no progress bars')

@@ -56,7 +56,7 @@ export function crossCheck(config: MaskwatchConfig, keys: KeyView): string[] {
 }
 
 /** Whether the model file the daemon would open for the precision is named by the card and there (the daemon also checks its sha256). */
-function modelFileProblem(dir: string, precision: 'int8' | 'float'): string | null {
+function modelFileProblem(dir: string, precision: 'auto' | 'int8' | 'float'): string | null {
   let card: { files?: Partial<Record<'int8' | 'float', { path?: unknown }>> };
   try {
     card = JSON.parse(fs.readFileSync(path.join(dir, 'model-card.json'), 'utf8'));
@@ -64,7 +64,7 @@ function modelFileProblem(dir: string, precision: 'int8' | 'float'): string | nu
     return `model-card.json cannot be read: ${(err as Error).message}`;
   }
   // a card without an int8 file is run in float (the classifier warns); without a float file it is broken
-  const used = card.files?.[precision] ? precision : 'float';
+  const used = precision !== 'auto' && card.files?.[precision] ? precision : 'float';
   const entry = card.files?.[used];
   if (!entry || typeof entry.path !== 'string') return 'the model card names no float file';
   if (!fs.existsSync(path.join(dir, entry.path))) return `${path.join(dir, entry.path)} (files.${used} of the model card) is missing`;

@@ -33,16 +33,26 @@ export const schema = {
       format: ['ssd', 'front', 'back'],
       default: 'ssd',
     },
-    precision: { doc: 'The SSD file to run: int8 (quantized, see docs/MODEL.md) or float. BlazeFace has a float file only.', format: ['int8', 'float'], default: 'int8' },
+    precision: {
+      doc: 'The SSD file to run: auto (at the first start on this CPU, times float and int8 and keeps the faster one that finds the same faces; cached in stateDir, see docs/MODEL.md), int8 (quantized) or float. BlazeFace has a float file only.',
+      format: ['auto', 'int8', 'float'],
+      default: 'auto',
+    },
     inputSize: { doc: 'SSD input side in pixels (the whole frame is resized to it; trained at 260).', format: integer(129, 1024), default: 260 },
     scoreThreshold: { doc: "Minimum face detection score; null: the model's default (ssd 0.3, BlazeFace 0.75).", format: 'model-fraction', default: null },
     iouThreshold: { doc: "Non-maximum suppression overlap threshold; null: the model's default (ssd 0.4, BlazeFace 0.3).", format: 'model-fraction', default: null },
     minFaceSize: { doc: 'Ignore faces smaller than this many pixels (box width).', format: integer(0, 8192), default: 32 },
     maxFaces: { doc: 'Most faces kept per frame.', format: integer(1, 100), default: 10 },
+    idleAfterS: { doc: 'Idle mode after this many seconds without a face: the detector runs at idleFps on frames a motion check finds changed; the first face goes back to every frame. 0: never idle.', format: integer(0, 86_400), default: 10 },
+    idleFps: { doc: 'Frames per second looked at while idle (a small grey thumbnail each; the detector only on changed ones). The first light after someone steps in waits up to 1/idleFps s longer.', format: integer(1, 120), default: 5 },
   },
   classifier: {
     modelDir: { doc: 'Model directory with model-card.json and the ONNX files (must exist; a relative path is from the working directory, else from the maskwatch folder).', format: 'model-dir', default: 'models/maskwatch-default' },
-    precision: { doc: 'Which classifier file to run: int8 (quantized, see docs/MODEL.md) or float.', format: ['int8', 'float'], default: 'int8' },
+    precision: {
+      doc: 'Which classifier file to run: auto (at the first start on this CPU, times float and int8 and keeps the faster one that gives the same labels; cached in stateDir, see docs/MODEL.md), int8 (quantized) or float.',
+      format: ['auto', 'int8', 'float'],
+      default: 'auto',
+    },
     detectorScoreWeight: {
       doc: "Weight of the SSD's own mask / no-mask scores in the label (src/decision/fuse-scores.ts); 0 is the classifier alone. Chosen on the validation split, see docs/MODEL.md.",
       format: 'fraction',

@@ -45,6 +45,8 @@ export interface ClassifierInfo {
   inputSize: number;
   labels: readonly Label[];
   precision: 'float' | 'int8';
+  /** Why this precision runs (config, or what `auto` measured); published in stats. */
+  precisionReport?: PrecisionReport;
 }
 export interface MaskClassifier {
   readonly info: ClassifierInfo;
@@ -109,6 +111,14 @@ export interface DaemonState {
   label: Label | null;
   peopleInView: number;
 }
+/** Which model file runs and why: set in the config, or chosen by `auto` from two measured medians (ms, else null). */
+export interface PrecisionReport {
+  setting: 'auto' | 'float' | 'int8';
+  running: 'float' | 'int8';
+  reason: string;
+  floatMs: number | null;
+  int8Ms: number | null;
+}
 export interface DaemonStats {
   framesInPerS: number;
   framesProcessedPerS: number;
@@ -121,6 +131,11 @@ export interface DaemonStats {
   outboxDepth: number;
   cameraState: SourceState;
   cameraRestarts: number;
+  /** The classifier's and the detector's precision and why (the daemon always sets it). */
+  precision?: { classifier: PrecisionReport; detector: PrecisionReport };
+  /** Idle mode (detector.idleAfterS): idle now, and frames left undecoded or found unchanged since the start. */
+  idle?: boolean;
+  idleSkippedFrames?: number;
 }
 export type CommandName = 'lamp-test' | 'mute' | 'reload-model';
 export interface CommandResult {

@@ -7,9 +7,10 @@ import { EventBus } from '../core/bus.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { DaemonEvents, MuteChanged } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
-import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, Signals, SourceState, Tracker } from '../core/seams.js';
+import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, PrecisionReport, Signals, SourceState, Tracker } from '../core/seams.js';
 import { DoorState } from '../decision/door-state.js';
 import { WatchdogGate } from '../system/watchdog.js';
+import type { IdleOptions } from './idle-gate.js';
 import { LightsOutput, MqttOutput } from './outputs.js';
 import { Pipeline } from './pipeline.js';
 import { StatsReporter } from './stats-reporter.js';
@@ -32,6 +33,10 @@ export interface DaemonParts {
   /** classifier.detectorScoreWeight. */
   fusionWeight?: number;
   statsIntervalMs: number;
+  /** detector.idleAfterS / idleFps (idle-gate.ts); absent: every frame in full. */
+  idle?: IdleOptions;
+  /** Which detector file runs and why (stats). */
+  detectorPrecision?: PrecisionReport;
   /** How often the one-line health summary is logged. */
   healthLogMs?: number;
   watchdog: boolean;
@@ -107,7 +112,7 @@ export class Daemon {
     }
     if (this.stopping) return;
     await source.start();
-    const pipeline = new Pipeline({ source, detector: this.parts.detector, classifier: this.parts.classifier, tracker: this.parts.tracker, door: this.door, bus: this.bus, clock, fusionWeight: this.parts.fusionWeight });
+    const pipeline = new Pipeline({ source, detector: this.parts.detector, classifier: this.parts.classifier, tracker: this.parts.tracker, door: this.door, bus: this.bus, clock, fusionWeight: this.parts.fusionWeight, idle: this.parts.idle });
     this.pipeline = pipeline;
     pipeline.start();
     this.reporter = new StatsReporter({
@@ -120,6 +125,12 @@ export class Daemon {
       notifier,
       statsIntervalMs: this.parts.statsIntervalMs,
       healthLogMs: this.parts.healthLogMs ?? 10 * 60_000,
+      extra: () => {
+        const idle = pipeline.idleCounts;
+        const classifier = pipeline.currentClassifier.info.precisionReport;
+        const detector = this.parts.detectorPrecision;
+        return { ...(classifier && detector ? { precision: { classifier, detector } } : {}), idle: idle.idle, idleSkippedFrames: idle.skipped + idle.unchanged };
+      },
     });
     this.reporter.start();
     const c = this.parts.classifier.info;

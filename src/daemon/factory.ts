@@ -8,7 +8,7 @@ import { createGpioDriver } from '../signals/create-gpio-driver.js';
 import { Lights, lightsOptionsFromConfig } from '../signals/lights.js';
 import { createFrameSource } from '../source/create-frame-source.js';
 import { SystemdNotifier } from '../system/notify.js';
-import { createFaceDetector, detectorName } from '../vision/create-face-detector.js';
+import { createFaceDetector, detectorName, resolveDetectorPrecision } from '../vision/create-face-detector.js';
 import { createMaskClassifier } from '../vision/mask-classifier.js';
 import { Daemon } from './daemon.js';
 
@@ -26,12 +26,13 @@ export interface FactoryOverrides {
  */
 export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOverrides = {}): Promise<Daemon> {
   const clock = overrides.clock ?? systemClock;
-  const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision });
+  const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
   const classifier = await loadClassifier();
-  const detector = await createFaceDetector(config.detector);
+  const { settings: detectorSettings, report: detectorPrecision } = await resolveDetectorPrecision(config.detector, { stateDir: config.stateDir });
+  const detector = await createFaceDetector(detectorSettings);
   const driver = createGpioDriver(config.signals);
   const signals = new Lights(driver, lightsOptionsFromConfig(config.signals), clock);
-  log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${detectorName(config.detector)}`);
+  log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${detectorName(detectorSettings)}`);
   return new Daemon({
     source: createFrameSource(config, clock),
     detector,
@@ -45,6 +46,8 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
     holdMs: config.signals.holdMs,
     fusionWeight: config.classifier.detectorScoreWeight,
     statsIntervalMs: config.mqtt.statsIntervalS * 1000,
+    idle: { idleAfterMs: config.detector.idleAfterS * 1000, idleFps: config.detector.idleFps },
+    detectorPrecision,
     watchdog: config.systemd.watchdog,
   });
 }

@@ -1,7 +1,8 @@
 /**
  * One frame's way: newest JPEG → RGB → faces → verdicts → tracker → the door state and the bus. The pipeline knows
  * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. Frames that arrive while one is being
- * processed are replaced by newer ones (counted by the source).
+ * processed are replaced by newer ones (counted by the source). While idle (idle-gate.ts) most frames stop at the gate
+ * or at a thumbnail; those still count as looked at (`frame.processed` with 0 faces) for the watchdog.
  */
 import type { EventBus } from '../core/bus.js';
 import type { Clock } from '../core/clock.js';
@@ -11,7 +12,8 @@ import type { FaceDetector, FrameSource, MaskClassifier, Tracker } from '../core
 import type { ClassifiedFace, Frame } from '../core/types.js';
 import type { DoorState } from '../decision/door-state.js';
 import { fusedVerdict } from '../decision/fuse-scores.js';
-import { decodeImage } from '../vision/image-decode.js';
+import { decodeGreyThumbnail, decodeImage, type GreyImage } from '../vision/image-decode.js';
+import { IdleGate, type IdleCounts, type IdleOptions } from './idle-gate.js';
 import { PipelineStats } from './stats.js';
 
 const log = createLogger('pipeline');
@@ -28,6 +30,8 @@ export interface PipelineParts {
   clock: Clock;
   /** How many recent latencies the stats keep (the benchmark keeps them all). */
   latencyWindow?: number;
+  /** Idle mode (detector.idleAfterS, detector.idleFps); absent or idleAfterMs 0: every frame in full. */
+  idle?: IdleOptions;
 }
 
 export class Pipeline {
@@ -37,10 +41,18 @@ export class Pipeline {
   private inFlight: Promise<void> = Promise.resolve();
   private classifier: MaskClassifier;
   private frameErrors = 0;
+  private readonly gate: IdleGate | null;
+  private fullDecodes = 0;
 
   constructor(private readonly parts: PipelineParts) {
     this.stats = new PipelineStats(parts.clock.now(), parts.latencyWindow);
     this.classifier = parts.classifier;
+    this.gate = parts.idle && parts.idle.idleAfterMs > 0 ? new IdleGate(parts.idle, parts.clock) : null;
+  }
+
+  /** Idle mode now, what it left undecoded, and how many frames were decoded in full. */
+  get idleCounts(): IdleCounts & { fullDecodes: number } {
+    return { ...(this.gate?.counts ?? { idle: false, skipped: 0, checked: 0, unchanged: 0 }), fullDecodes: this.fullDecodes };
   }
 
   /** The classifier the next frame will use. */
@@ -72,7 +84,7 @@ export class Pipeline {
     while (this.running) {
       const encoded = await source.nextFrame();
       if (!encoded || !this.running) break;
-      this.inFlight = this.process(encoded.jpeg, encoded.seq, encoded.capturedAt).then(
+      this.inFlight = this.handle(encoded.jpeg, encoded.seq, encoded.capturedAt).then(
         () => void (this.frameErrors = 0),
         // A corrupt frame or a failed inference loses that frame only.
         (err: unknown) => {
@@ -83,10 +95,27 @@ export class Pipeline {
     }
   }
 
-  private async process(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
+  private async handle(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
+    const admission = this.gate?.admit() ?? 'process';
+    if (admission === 'skip') return;
+    let thumb: GreyImage | null = null;
+    if (admission === 'check') {
+      thumb = await decodeGreyThumbnail(jpeg, `frame ${seq}`);
+      if (!this.gate!.changed(thumb)) {
+        const at = this.parts.clock.now();
+        this.parts.bus.emit('frame.processed', { seq, at, latencyMs: at - capturedAt, faces: 0 });
+        return;
+      }
+    }
+    await this.process(jpeg, seq, capturedAt, thumb);
+  }
+
+  private async process(jpeg: Buffer, seq: number, capturedAt: number, thumb: GreyImage | null): Promise<void> {
     const { detector, tracker, clock, bus, door, source } = this.parts;
     const frame = await decodeFrame(jpeg, seq, capturedAt);
+    this.fullDecodes++;
     const faces = await detector.detect(frame);
+    this.gate?.detected(faces.length, thumb);
     const classifier = this.classifier;
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
     const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...fusedVerdict(verdicts[i]!, f.detectorScores, this.parts.fusionWeight ?? 0) }));

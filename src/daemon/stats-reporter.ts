@@ -22,6 +22,8 @@ export interface StatsReporterParts {
   /** MQTT stats period; 0: no stats events (the health line still runs). */
   statsIntervalMs: number;
   healthLogMs: number;
+  /** The precision and idle fields. */
+  extra?: () => Pick<DaemonStats, 'precision' | 'idle' | 'idleSkippedFrames'>;
 }
 
 export class StatsReporter {
@@ -60,6 +62,7 @@ export class StatsReporter {
       outboxDepth: this.parts.outboxDepth(),
       cameraState: source.state,
       cameraRestarts: s.restarts,
+      ...this.parts.extra?.(),
     };
     if (this.parts.statsIntervalMs > 0) bus.emit('stats', current);
     if (source.state === 'streaming') notifier.status(`${current.framesProcessedPerS.toFixed(1)} frames/s processed, ${this.parts.peopleInView()} in view`);

@@ -22,9 +22,13 @@ export interface QuantizeOptions {
    */
   floatLayers?: number;
   /**
-   * 'uint8' (default): the symmetric int8 levels stored shifted by 128 (zero point 128), run by ORT's u8×u8 kernels,
-   * exact on every CPU. 'int8' (zero point 0) uses the u8×s8 kernels, whose pairwise int16 sums saturate on x86
-   * CPUs without VNNI (measured here: 86 % instead of 95 % label agreement); fine on arm64.
+   * 'uint8' (default here): the symmetric int8 levels stored shifted by 128 (zero point 128), run by ORT's u8×u8
+   * kernels: exact on every CPU, but slower than float on the x86 CPUs measured (docs/BENCHMARKS.md).
+   * 'int8' (zero point 0): the u8×s8 kernels, the fast ones where the CPU has int8 dot products (x86 VNNI / AVX-VNNI /
+   * AMX, Arm asimddp / i8mm), exact on every arm64 CPU; on x86 without VNNI their pairwise int16 sums saturate
+   * (measured: 86 % instead of 95 % label agreement). The shipped classifier and SSD use 'int8' (quantize-step.ts,
+   * quantize-detector.ts): the daemon's `precision: auto` runs them only where they are exact and measured faster
+   * than float (src/vision/precision-choice.ts), so float is the fallback and a uint8 copy is not needed.
    */
   weightType?: 'int8' | 'uint8';
   reduceRange?: boolean;

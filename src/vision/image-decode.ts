@@ -21,6 +21,35 @@ export async function decodeImage(bytes: Buffer, label = 'image'): Promise<RgbIm
   }
 }
 
+/** A small grey picture: one byte per pixel, row by row. */
+export interface GreyImage {
+  width: number;
+  height: number;
+  grey: Uint8Array;
+}
+
+/**
+ * The reduced decode: a grey picture at most `maxSide` px on its longer side, for a motion check. A JPEG is decoded
+ * with libjpeg's shrink-on-load (sharp does it when the rest of the resize is at least 9/8 of it: maxSide ≤ side / 9
+ * gives 1/8, only the DC coefficient of each 8×8 block). The grey level is worked out here from the tiny RGB picture:
+ * cheaper than libvips' colour conversion. Errors as decodeImage.
+ */
+export async function decodeGreyThumbnail(bytes: Buffer, label = 'image', maxSide = 64): Promise<GreyImage> {
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'truncated', sequentialRead: true })
+      .resize(maxSide, maxSide, { fit: 'inside', kernel: 'nearest', fastShrinkOnLoad: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const n = info.width * info.height;
+    const grey = new Uint8Array(n);
+    if (info.channels >= 3) for (let i = 0, j = 0; i < n; i++, j += info.channels) grey[i] = (77 * data[j]! + 150 * data[j + 1]! + 29 * data[j + 2]!) >> 8;
+    else for (let i = 0; i < n; i++) grey[i] = data[i * info.channels]!;
+    return { width: info.width, height: info.height, grey };
+  } catch (err) {
+    throw new ImageInputError(`${label}: ${describeSharpError((err as Error).message)}`);
+  }
+}
+
 export async function readImageFile(file: string): Promise<RgbImage> {
   let stat: fs.Stats;
   try {

@@ -2,8 +2,9 @@
  * The mask classifier on ONNX Runtime: a model dir (model-card.json + classifier ONNX files), sha256-checked,
  * input shape checked against the card, all faces of a frame in one batched run.
  */
+import path from 'node:path';
 import type * as Ort from 'onnxruntime-common';
-import type { ClassifierInfo, MaskClassifier } from '../core/seams.js';
+import type { ClassifierInfo, MaskClassifier, PrecisionReport } from '../core/seams.js';
 import type { Box, Frame, Label, Probs, Verdict } from '../core/types.js';
 import { createLogger } from '../core/log.js';
 import { ModelError } from '../core/errors.js';
@@ -12,12 +13,16 @@ import type { RgbImage } from '../core/image.js';
 import { faceInputs, faceView } from './face-crop.js';
 import { readImageFile } from './image-decode.js';
 import { closeSession, loadOrt, openSession } from '../onnx/session.js';
+import { choosePrecision, fixedPrecision, loadCheckImages, readCpuInt8, type Precision, type PrecisionSetting } from './precision-choice.js';
 
 const log = createLogger('classifier');
 
 export interface ClassifierOptions {
   modelDir: string;
-  precision: 'float' | 'int8';
+  /** auto: measured on this CPU at the first start (src/vision/precision-choice.ts). */
+  precision: PrecisionSetting;
+  /** Where auto keeps its choice across restarts (the config's stateDir); absent: measured once per process. */
+  stateDir?: string | null;
   /** Overrides the card's cropMargin (the margin the model was trained with); leave unset normally. */
   cropMargin?: number;
   intraOpNumThreads?: number;
@@ -45,11 +50,7 @@ export class OnnxMaskClassifier implements MaskClassifier {
   async start(): Promise<void> {
     const dir = this.opts.modelDir;
     const card = readModelCard(dir);
-    let precision = this.opts.precision;
-    if (precision === 'int8' && !card.files.int8) {
-      log.warn(`model ${dir}: no int8 file in its card, using the float model`);
-      precision = 'float';
-    }
+    const { precision, report } = await resolveClassifierPrecision(this.opts, card);
     const file = verifiedModelFile(dir, card, precision);
     this.ort = await loadOrt();
     const session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1 });
@@ -70,12 +71,12 @@ export class OnnxMaskClassifier implements MaskClassifier {
     }
     this.session = session;
     this.card = card;
-    this.loaded = { name: card.name, sha256: card.files[precision]!.sha256, inputSize: size, labels: card.labels, precision };
+    this.loaded = { name: card.name, sha256: card.files[precision]!.sha256, inputSize: size, labels: card.labels, precision, precisionReport: report };
   }
 
   async classifyFaces(frame: Frame | RgbImage, boxes: Box[]): Promise<Verdict[]> {
     if (!boxes.length) return [];
-    return this.runBatch(this.inputsFor(frame, boxes), boxes.length);
+    return this.runInputs(this.inputsFor(frame, boxes), boxes.length);
   }
 
   /** The model inputs classifyFaces builds for these boxes (the one crop path, the card's margin). */
@@ -86,7 +87,7 @@ export class OnnxMaskClassifier implements MaskClassifier {
   /** Classifies whole images, each one a face crop. */
   async classifyCrops(images: RgbImage[]): Promise<Verdict[]> {
     if (!images.length) return [];
-    return this.runBatch(faceInputs(images.map((img) => faceView(img, null, 0)), this.info.inputSize), images.length);
+    return this.runInputs(faceInputs(images.map((img) => faceView(img, null, 0)), this.info.inputSize), images.length);
   }
 
   /** Classifies one face-crop image given as a file path or decoded RGB. */
@@ -95,7 +96,8 @@ export class OnnxMaskClassifier implements MaskClassifier {
     return (await this.classifyCrops([image]))[0]!;
   }
 
-  private async runBatch(data: Float32Array, n: number): Promise<Verdict[]> {
+  /** Runs the model on n prepared inputs (NHWC, as inputsFor builds them). */
+  async runInputs(data: Float32Array, n: number): Promise<Verdict[]> {
     if (!this.session || !this.ort || !this.card) throw new Error('OnnxMaskClassifier: start() was not called');
     const size = this.info.inputSize;
     const out = await this.session.run({ [this.inputName]: new this.ort.Tensor('float32', data, [n, size, size, 3]) });
@@ -129,6 +131,58 @@ export function toVerdict(row: ArrayLike<number>, labels: readonly Label[]): Ver
   let best = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
   return { label: labels[best]!, score: probs[best]!, probs: result };
+}
+
+/**
+ * The precision a classifier with these options runs: auto measured on this CPU (or its cached choice), a missing
+ * int8 file replaced by float; and why.
+ */
+export async function resolveClassifierPrecision(opts: ClassifierOptions, card: ModelCard = readModelCard(opts.modelDir)): Promise<{ precision: Precision; report: PrecisionReport }> {
+  const { modelDir: dir, precision: setting } = opts;
+  const weights = int8WeightsOf(card);
+  if (setting === 'auto') {
+    const choice = await choosePrecision<string>({
+      what: 'classifier',
+      files: { float: { file: path.join(dir, card.files.float.path), sha256: card.files.float.sha256 }, int8: card.files.int8 ? { file: path.join(dir, card.files.int8.path), sha256: card.files.int8.sha256 } : null },
+      int8Weights: weights,
+      open: (p) => classifierCandidate({ ...opts, precision: p }),
+      same: (a, b) => a === b,
+      checkName: 'check crops',
+      stateDir: opts.stateDir ?? null,
+      threads: opts.intraOpNumThreads ?? 1,
+    });
+    return { precision: choice.running, report: choice };
+  }
+  if (setting === 'int8' && !card.files.int8) {
+    log.warn(`model ${dir}: no int8 file in its card, using the float model`);
+    return { precision: 'float', report: fixedPrecision('int8', 'float', 'the model has no int8 file') };
+  }
+  if (setting === 'int8' && weights !== 'uint8' && !readCpuInt8().signedWeightsExact) log.warn(`model ${dir}: its int8 weights saturate on this CPU (no VNNI), so labels can differ from float; classifier.precision auto or float avoids that`);
+  return { precision: setting, report: fixedPrecision(setting, setting) };
+}
+
+/** The classifier at a fixed precision, its model run timed on a real face crop, answering the check crops (for auto). */
+async function classifierCandidate(opts: ClassifierOptions & { precision: Precision }) {
+  const crops = await loadCheckImages('crops');
+  if (!crops.length) throw new ModelError('precision auto: the check crops (models/precision-check/crops) are missing; set classifier.precision to int8 or float');
+  const c = await createMaskClassifier(opts);
+  const input = faceInputs([faceView(crops[0]!, null, 0)], c.info.inputSize);
+  return {
+    run: () => c.runInputs(input, 1),
+    answers: async () => {
+      const labels: string[] = [];
+      for (const crop of crops) labels.push((await c.classifyCrops([crop]))[0]!.label);
+      return labels;
+    },
+    close: () => c.close(),
+  };
+}
+
+/** How the card's int8 file stores its weights (maskwatch quantize records it). */
+function int8WeightsOf(card: ModelCard): 'int8' | 'uint8' | 'unknown' {
+  const q = card.quantization as { weights?: unknown; report?: { weightType?: unknown } } | undefined;
+  const text = String(q?.report?.weightType ?? q?.weights ?? '');
+  return text.startsWith('uint8') ? 'uint8' : text.startsWith('int8') ? 'int8' : 'unknown';
 }
 
 /** Constructs and starts a classifier. */

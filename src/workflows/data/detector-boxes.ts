@@ -11,7 +11,7 @@ import { writeFileAtomic, sha256File } from '../../core/files.js';
 import { greedyMatch } from '../../core/geometry.js';
 import { createLogger } from '../../core/log.js';
 import type { Box } from '../../core/types.js';
-import { createFaceDetector, detectorName, type DetectorSettings } from '../../vision/create-face-detector.js';
+import { createFaceDetector, detectorName, resolveDetectorPrecision, type DetectorSettings, type ResolvedDetectorSettings } from '../../vision/create-face-detector.js';
 import { readImageFile } from '../../vision/image-decode.js';
 import { shippedBoxCalibration, ssdModelFile } from '../../vision/ssd-detector.js';
 import { createProgressBar } from '../progress.js';
@@ -39,7 +39,7 @@ function stampOf(file: string): string {
 }
 
 /** What identifies a detector's output: its model file's sha256 and every setting that changes the boxes. */
-function cacheName(settings: DetectorSettings): string {
+function cacheName(settings: ResolvedDetectorSettings): string {
   const file = settings.model === 'ssd' ? ssdModelFile(settings.precision) : null;
   const sha = file && fs.existsSync(file) ? sha256File(file).slice(0, 12) : settings.model;
   const cal = settings.model === 'ssd' ? Object.values(shippedBoxCalibration()).join('_') : 'none';
@@ -48,7 +48,8 @@ function cacheName(settings: DetectorSettings): string {
 
 /** The samples with detector boxes in the chosen splits (others unchanged), and what happened. */
 export async function withDetectorBoxes(samples: FaceSample[], inSplit: (s: FaceSample) => boolean, settings: DetectorSettings, cacheDir: string | null, progress = true): Promise<{ samples: FaceSample[]; summary: DetectorBoxSummary }> {
-  const detectSettings = { ...settings, minFaceSize: 0, maxFaces: 100 };
+  // precision auto: the file the daemon would run on this CPU.
+  const detectSettings = { ...(await resolveDetectorPrecision(settings, { intraOpNumThreads: 2 })).settings, minFaceSize: 0, maxFaces: 100 };
   const photos = [...new Set(samples.filter((s) => s.box && !s.synthetic && inSplit(s)).map((s) => s.file))].sort();
   const cacheFile = cacheDir ? path.join(cacheDir, cacheName(detectSettings)) : null;
   let cache: Cache = {};

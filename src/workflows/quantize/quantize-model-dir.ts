@@ -132,6 +132,8 @@ async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<
     floatLayers: opts.floatLayers,
     method: opts.method,
     percentile: opts.percentile,
+    weightType: opts.weights === 'uint8' ? 'uint8' : 'int8',
+    reduceRange: opts.weights === 'int8-7bit',
   });
   const file = path.join(dir, INT8_FILE);
   writeFileAtomic(file, q.model);

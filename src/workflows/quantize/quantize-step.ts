@@ -10,6 +10,7 @@ import { rounded } from '../eval/metrics.js';
 import type { FaceSample } from '../data/photos.js';
 import { createRng, deriveSeed, shuffleInPlace } from '../../core/rng.js';
 import { quantizeForAgreement } from '../../onnx/quantize-search.js';
+import { describeCpuInt8, readCpuInt8 } from '../../vision/precision-choice.js';
 
 const log = createLogger('quantize');
 
@@ -18,6 +19,11 @@ const CHECK_AUGMENTATION = 1000;
 const CHECK_TRAINING_FACES = 1500;
 /** How far the int8 model's macro-F1 may be from the float model's. */
 const MACRO_F1_TOLERANCE = 0.01;
+/**
+ * The classifier ships signed int8 weights: exact and the fastest int8 where the CPU has int8 dot products (measured:
+ * docs/BENCHMARKS.md); the daemon's precision auto runs float wherever they would saturate or are not faster.
+ */
+export const SHIPPED_WEIGHT_TYPE = 'int8';
 
 export interface QuantizeStepInput {
   floatBytes: Uint8Array;
@@ -32,6 +38,9 @@ export interface QuantizeStepInput {
   floatLayers?: number;
   method?: 'minmax' | 'percentile';
   percentile?: number;
+  /** Default SHIPPED_WEIGHT_TYPE; reduceRange: 7-bit weights. */
+  weightType?: 'int8' | 'uint8';
+  reduceRange?: boolean;
 }
 
 export interface QuantizeStepResult {
@@ -45,10 +54,16 @@ export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeSt
   const { opts } = input;
   const calibration = await cropInputs(pickSamples(input.training, opts.calibrationCount, opts.seed, 'calibration'), opts, 0);
   const check = await agreementCheckSet(input.training, input.validation, opts);
+  const weightType = input.weightType ?? SHIPPED_WEIGHT_TYPE;
+  const cpu = readCpuInt8();
+  if (weightType === 'int8' && !cpu.signedWeightsExact)
+    log.warn(`this CPU (${describeCpuInt8(cpu)}) saturates int8 weights, so the agreement below is measured with saturating kernels and the float prefix comes out longer than on a CPU with VNNI or on arm64; quantize there, or with --weights uint8`);
   const q = await quantizeForAgreement(input.floatBytes, calibration, check.inputs, {
     method: input.method ?? 'percentile',
     percentile: input.percentile,
     floatLayers: input.floatLayers,
+    weightType,
+    reduceRange: input.reduceRange,
     onTrial: (t) => log.info(`int8 with the first ${t.floatLayers} layer(s) float: ${(100 * t.agreement).toFixed(2)} % same labels as float on ${check.inputs.length} check crops`),
   });
   const int8Run = await classifySamples(q.model, input.test, { margin: opts.margin, inputSize: opts.inputSize, progress: opts.progress, title: 'test int8' });
@@ -63,7 +78,8 @@ export async function quantizeStep(input: QuantizeStepInput): Promise<QuantizeSt
     tool: 'maskwatch quantize (QDQ, ONNX Runtime integer kernels)',
     method: q.report.method,
     ...(q.report.percentile !== undefined ? { percentile: q.report.percentile } : {}),
-    weights: `${q.report.weightType} per-channel symmetric`,
+    weights: `${q.report.weightType} per-channel symmetric${q.report.reduceRange ? ', 7-bit range' : ''}`,
+    cpu: `${cpu.model}, ${describeCpuInt8(cpu)}`,
     activations: 'uint8 per-tensor asymmetric',
     calibrationCrops: calibration.length,
     calibrationSet: `${calibration.length} training faces (seed ${opts.seed})`,
