@@ -34,7 +34,7 @@ test('a bad value names the key, the value and what is allowed', () => {
   assert.throws(
     () => loadConfig({ file }),
     (err: Error) =>
-      /detector\.model = "sideways" \(in .*bad\.json\): must be one of the possible values: \["front","back"\]/.test(err.message) &&
+      /detector\.model = "sideways" \(in .*bad\.json\): must be one of the possible values: \["ssd","front","back"\]/.test(err.message) &&
       /signals\.quietStart = "25:00" \(in .*bad\.json\): must be "" \(off\) or a time HH:MM/.test(err.message) &&
       /camera\.source = "rtsp:\/\/x" \(in .*bad\.json\): must be one of: auto/.test(err.message),
   );
