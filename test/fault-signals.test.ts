@@ -43,7 +43,7 @@ async function assertOrderlyStop(d: DaemonProcess, seen: string[]): Promise<void
   assert.deepEqual([exit.code, exit.signal], [0, null], d.output);
   assert.match(d.stderr.trimEnd().split('\n').at(-1)!, /INFO  \[daemon\] stopped$/, d.output);
   assert.equal(d.lights().at(-1), 'off', d.output);
-  assert.match(d.stdout.trimEnd().split('\n').at(-1)!, /^\[lights\] off\s+buzzer off$/);
+  assert.match(d.stdout.trimEnd().split('\n').at(-1)!, /^(?:\S+ )?\[lights\] off\s+buzzer off$/);
   await waitFor('offline published', () => seen.at(-1) === 'offline', 3000);
 }
 

@@ -134,7 +134,9 @@ export class Daemon {
     });
     this.reporter.start();
     const c = this.parts.classifier.info;
-    log.info(`started: camera ${source.description}, model ${c.name} (${c.precision})`);
+    const d = this.parts.detectorPrecision;
+    const why = (r: PrecisionReport | undefined) => (r && r.setting === 'auto' ? `: ${r.reason}` : '');
+    log.info(`started: camera ${source.description}, classifier ${c.name} ${c.precision}${why(c.precisionReport)}; detector ${d?.running ?? ''}${why(d)}`);
   }
 
   /** Resolves when the first frame has gone through the whole pipeline (READY=1 is sent then). */

@@ -9,6 +9,7 @@
  * set (models/precision-check), and keeps int8 only when it agrees and is faster. The choice is cached in stateDir per
  * CPU (model name + flags), model sha256s, ONNX Runtime version and thread count, so it is measured once.
  */
+import { ortBackend } from '../onnx/session.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -144,13 +145,14 @@ const memo = new Map<string, PrecisionChoice>();
 /** Resolves `auto` to float or int8 (see the file comment); one log line says which and why. */
 export async function choosePrecision<A>(input: AutoPrecision<A>): Promise<PrecisionChoice> {
   const cpu = input.cpu ?? readCpuInt8();
-  const key = [input.what, cpu.key, input.files.float.sha256.slice(0, 16), input.files.int8?.sha256.slice(0, 16) ?? 'none', `ort ${ortVersion()}`, `${input.threads}t`].join(' ');
+  const key = [input.what, cpu.key, input.files.float.sha256.slice(0, 16), input.files.int8?.sha256.slice(0, 16) ?? 'none', `ort ${ortVersion()} ${await ortBackend()}`, `${input.threads}t`].join(' ');
   const cacheFile = input.stateDir ? path.join(input.stateDir, CHOICE_FILE) : null;
   if (!cacheFile && memo.has(key)) return memo.get(key)!;
   const known = cacheFile ? readCache(cacheFile)?.choices[key] : undefined;
   if (known && (known.running === 'float' || known.running === 'int8') && typeof known.reason === 'string') {
     const choice: PrecisionChoice = { setting: 'auto', running: known.running, reason: known.reason, floatMs: known.floatMs ?? null, int8Ms: known.int8Ms ?? null, agreement: known.agreement ?? null, cached: true };
-    log.info(`${input.what}: ${choice.running} (auto, as measured on this CPU at ${known.measuredAt}, kept in ${cacheFile}): ${choice.reason}`);
+    // The daemon's start line and stats say which precision runs; the CLI commands stay quiet about it.
+    log.debug(`${input.what}: ${choice.running} (auto, as measured on this CPU at ${known.measuredAt}, kept in ${cacheFile}): ${choice.reason}`);
     return choice;
   }
   const { choice, keep } = await measureChoice(input, cpu);
@@ -158,7 +160,7 @@ export async function choosePrecision<A>(input: AutoPrecision<A>): Promise<Preci
     log.warn(`${input.what}: float (auto): ${choice.reason}`);
     return choice;
   }
-  log.info(`${input.what}: ${choice.running} (auto): ${choice.reason}; CPU ${cpu.model}, ${describeCpuInt8(cpu)}`);
+  log.debug(`${input.what}: ${choice.running} (auto): ${choice.reason}; CPU ${cpu.model}, ${describeCpuInt8(cpu)}`);
   if (cacheFile) saveChoice(cacheFile, key, choice, cpu);
   else memo.set(key, choice);
   return choice;

@@ -65,7 +65,7 @@ export class DaemonProcess {
   lights(): string[] {
     return this.out
       .split('\n')
-      .map((l) => /^\[lights\] (\S+)/.exec(l)?.[1])
+      .map((l) => /^(?:\S+ )?\[lights\] (\S+)/.exec(l)?.[1])
       .filter((c): c is string => !!c);
   }
 
