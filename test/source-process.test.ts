@@ -128,7 +128,7 @@ test('a missing binary: retrying with a growing back-off, stop() ends it', async
   assert.equal(await waiting, null);
 });
 
-test('a stalled capture process is restarted', async () => {
+test('a stalled capture process is killed and a new one launched', async () => {
   // `sleep` writes nothing: it stalls from the start (allowed twice stallMs for the first frame)
   const source = new ProcessFrameSource({ description: 'stall', specs: [{ command: 'sleep', args: ['30'] }], retryInitialMs: 50, retryMaxMs: 50, stallMs: 150 }, systemClock);
   const details: string[] = [];
@@ -145,6 +145,8 @@ test('a stalled capture process is restarted', async () => {
       return true;
     }
   });
+  // …and a new one really started in its place.
+  await waitFor('relaunched', () => source.stats().restarts >= 1 && source.pid !== undefined && source.pid !== pid);
   await source.stop();
 });
 

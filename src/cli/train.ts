@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import fs from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../core/paths.js';
 
 interface TrainFlags {
   data?: string[];
@@ -45,7 +47,7 @@ export function register(program: Command): void {
     .option('--no-quantize', 'do not write the int8 model')
     .option('--no-progress', 'no progress bars')
     .option('--config <file>', 'JSON file with the same options (camelCase: data, synthDir, out, base, inputSize, epochs, seed, margin, augment, ...); flags win')
-    .addHelpText('after', '\nPaths in a config file are relative to the current folder (run from the project root).\nExample: maskwatch train --data ../shared/datasets/kaggle-face-mask ../shared/datasets/unmasked-faces=no_mask --out models/my-model')
+    .addHelpText('after', '\nPaths in a config file are relative to the current folder (run from the project root).\nExample: maskwatch train --data ~/photos/voc ~/photos/crops --out models/my-shop\n(--data: Pascal VOC folders (annotations/*.xml + images/), class folders (mask/ no_mask/ mask_incorrect/), or a flat folder as DIR=no_mask)')
     .action(async (flags: TrainFlags) => {
       const { TRAIN_DEFAULTS, readTrainConfig, validateTrainOptions } = await import('../workflows/train/options.js');
       const fromFile = flags.config ? readTrainConfig(flags.config) : {};
@@ -68,6 +70,8 @@ export function register(program: Command): void {
       const merged = { ...TRAIN_DEFAULTS, ...fromFile };
       for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
       if (!fromFile.name && !flags.name) merged.name = path.basename(path.resolve(merged.out));
+      // The bundled base is found from any folder, as the models `run` loads are.
+      if (merged.base === TRAIN_DEFAULTS.base && !fs.existsSync(merged.base)) merged.base = path.join(REPO_ROOT, TRAIN_DEFAULTS.base);
       const opts = validateTrainOptions(merged);
       const { runTraining } = await import('../workflows/train/trainer.js');
       const { formatMetrics } = await import('../workflows/eval/metrics.js');
