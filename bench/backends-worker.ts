@@ -54,5 +54,5 @@ try {
 } finally {
   await detector.close();
 }
-const result: BackendTimings = { backend: await ortBackend(), detector: `blazeface-${config.detector.model}`, faces, firstOpenMs, timings };
+const result: BackendTimings = { backend: await ortBackend(), detector: config.detector.model === 'ssd' ? `SSD ${config.detector.inputSize} (precision ${config.detector.precision})` : `blazeface-${config.detector.model}`, faces, firstOpenMs, timings };
 process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,8 +1,9 @@
 /**
  * One frame's way: newest JPEG → RGB → faces → verdicts → tracker → the door state and the bus. The pipeline knows
- * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. Frames that arrive while one is being
- * processed are replaced by newer ones (counted by the source). While idle (idle-gate.ts) most frames stop at the gate
- * or at a thumbnail; those still count as looked at (`frame.processed` with 0 faces) for the watchdog.
+ * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. The next frame is taken and decoded
+ * while the one before it is detected; frames that arrive meanwhile are replaced by newer ones (counted by the
+ * source). While idle (idle-gate.ts) most frames stop at the gate or at a thumbnail; those still count as looked at
+ * (`frame.processed` with 0 faces) for the watchdog.
  */
 import type { EventBus } from '../core/bus.js';
 import type { Clock } from '../core/clock.js';
@@ -33,6 +34,13 @@ export interface PipelineParts {
   /** Idle mode (detector.idleAfterS, detector.idleFps); absent or idleAfterMs 0: every frame in full. */
   idle?: IdleOptions;
 }
+
+/** A frame taken from the source and made ready for detection (or stopped at the idle gate, or undecodable). */
+type Prepared =
+  | { kind: 'frame'; seq: number; frame: Frame; thumb: GreyImage | null }
+  | { kind: 'unchanged'; seq: number; capturedAt: number }
+  | { kind: 'skipped'; seq: number }
+  | { kind: 'failed'; seq: number; err: unknown };
 
 export class Pipeline {
   readonly stats: PipelineStats;
@@ -80,40 +88,57 @@ export class Pipeline {
   }
 
   private async run(): Promise<void> {
-    const { source } = this.parts;
+    let next: Promise<Prepared | null> | null = null;
     while (this.running) {
-      const encoded = await source.nextFrame();
-      if (!encoded || !this.running) break;
-      this.inFlight = this.handle(encoded.jpeg, encoded.seq, encoded.capturedAt).then(
-        () => void (this.frameErrors = 0),
-        // A corrupt frame or a failed inference loses that frame only.
-        (err: unknown) => {
-          if (this.frameErrors++ % 100 === 0) log.warn(`frame ${encoded.seq} skipped: ${errorMessage(err)}`);
-        },
-      );
+      const prepared: Prepared | null = await (next ?? this.prepare());
+      next = null;
+      if (!prepared || !this.running) break;
+      // ONNX Runtime runs on this thread and sharp decodes on libuv's pool: taking and decoding the next frame while
+      // this one is detected keeps both cores busy. Not while idle, where the gate admits a frame from the one before.
+      if (!this.gate?.idle) next = this.prepare();
+      this.inFlight = this.finish(prepared);
       await this.inFlight;
     }
   }
 
-  private async handle(jpeg: Buffer, seq: number, capturedAt: number): Promise<void> {
-    const admission = this.gate?.admit() ?? 'process';
-    if (admission === 'skip') return;
-    let thumb: GreyImage | null = null;
-    if (admission === 'check') {
-      thumb = await decodeGreyThumbnail(jpeg, `frame ${seq}`);
-      if (!this.gate!.changed(thumb)) {
-        const at = this.parts.clock.now();
-        this.parts.bus.emit('frame.processed', { seq, at, latencyMs: at - capturedAt, faces: 0 });
-        return;
+  /** The newest frame, through the idle gate and decoded; never rejects (a failure is reported in frame order). */
+  private async prepare(): Promise<Prepared | null> {
+    const encoded = await this.parts.source.nextFrame();
+    if (!encoded) return null;
+    const { jpeg, seq, capturedAt } = encoded;
+    try {
+      const admission = this.gate?.admit() ?? 'process';
+      if (admission === 'skip') return { kind: 'skipped', seq };
+      let thumb: GreyImage | null = null;
+      if (admission === 'check') {
+        thumb = await decodeGreyThumbnail(jpeg, `frame ${seq}`);
+        if (!this.gate!.changed(thumb)) return { kind: 'unchanged', seq, capturedAt };
       }
+      const frame = await decodeFrame(jpeg, seq, capturedAt);
+      this.fullDecodes++;
+      return { kind: 'frame', seq, frame, thumb };
+    } catch (err) {
+      return { kind: 'failed', seq, err };
     }
-    await this.process(jpeg, seq, capturedAt, thumb);
   }
 
-  private async process(jpeg: Buffer, seq: number, capturedAt: number, thumb: GreyImage | null): Promise<void> {
+  private async finish(prepared: Prepared): Promise<void> {
+    try {
+      if (prepared.kind === 'frame') await this.process(prepared.frame, prepared.thumb);
+      else if (prepared.kind === 'unchanged') {
+        const at = this.parts.clock.now();
+        this.parts.bus.emit('frame.processed', { seq: prepared.seq, at, latencyMs: at - prepared.capturedAt, faces: 0 });
+      } else if (prepared.kind === 'failed') throw prepared.err;
+      this.frameErrors = 0;
+    } catch (err) {
+      // A corrupt frame or a failed inference loses that frame only.
+      if (this.frameErrors++ % 100 === 0) log.warn(`frame ${prepared.seq} skipped: ${errorMessage(err)}`);
+    }
+  }
+
+  private async process(frame: Frame, thumb: GreyImage | null): Promise<void> {
     const { detector, tracker, clock, bus, door, source } = this.parts;
-    const frame = await decodeFrame(jpeg, seq, capturedAt);
-    this.fullDecodes++;
+    const { seq, capturedAt } = frame;
     const faces = await detector.detect(frame);
     this.gate?.detected(faces.length, thumb);
     const classifier = this.classifier;

@@ -98,46 +98,75 @@ export function resampleInto(img: RgbImage, region: Box, outW: number, outH: num
     let t = r * rowLen;
     for (let x = 0; x < outW; x++, t += 3) {
       const n = xCount[x]!;
-      let p = src + xFirst[x]! * 3;
-      let wi = x * xTaps;
+      const p = src + xFirst[x]! * 3;
+      const wi = x * xTaps;
+      // Two taps is every pixel of a plain bilinear resize: unrolled, it runs about twice as fast.
+      if (n === 2) {
+        const w0 = xWeights[wi]!;
+        const w1 = xWeights[wi + 1]!;
+        tmp[t] = rgb[p]! * w0 + rgb[p + 3]! * w1;
+        tmp[t + 1] = rgb[p + 1]! * w0 + rgb[p + 4]! * w1;
+        tmp[t + 2] = rgb[p + 2]! * w0 + rgb[p + 5]! * w1;
+        continue;
+      }
       let a = 0;
       let b = 0;
       let c = 0;
-      for (let k = 0; k < n; k++, p += 3) {
-        const w = xWeights[wi++]!;
-        a += rgb[p]! * w;
-        b += rgb[p + 1]! * w;
-        c += rgb[p + 2]! * w;
+      for (let k = 0, q = p; k < n; k++, q += 3) {
+        const w = xWeights[wi + k]!;
+        a += rgb[q]! * w;
+        b += rgb[q + 1]! * w;
+        c += rgb[q + 2]! * w;
       }
       tmp[t] = a;
       tmp[t + 1] = b;
       tmp[t + 2] = c;
     }
   }
-  // Vertical pass a whole output row at a time (stride-1 loops), then normalise; columns outside stay black.
-  const acc = new Float32Array(rowLen);
+  // Vertical pass a whole output row at a time (stride-1 loops), normalised on the way; columns outside stay black.
   const nchw = opts.layout === 'nchw';
   const plane = outW * outH;
+  const acc = nchw ? accumulator(rowLen) : null;
   for (let y = 0; y < outH; y++) {
-    acc.fill(0);
     const n = ys.count[y]!;
-    for (let k = 0; k < n; k++) {
-      const w = ys.weights[y * ys.taps + k]!;
-      const base = (ys.first[y]! - ys.lo + k) * rowLen;
-      for (let i = 0; i < rowLen; i++) acc[i]! += tmp[base + i]! * w;
+    // NHWC writes straight into the output row; NCHW sums a row, then spreads it over the three planes.
+    const dst = acc ?? out;
+    const o = acc ? 0 : outOffset + y * rowLen;
+    if (n === 0) {
+      if (acc) acc.fill(offset);
+      else for (let i = 0; i < rowLen; i++) out[o + i] = offset;
+    } else {
+      const wy = y * ys.taps;
+      const base0 = (ys.first[y]! - ys.lo) * rowLen;
+      const w0 = ys.weights[wy]! * scale;
+      if (n === 2) {
+        const w1 = ys.weights[wy + 1]! * scale;
+        const base1 = base0 + rowLen;
+        for (let i = 0; i < rowLen; i++) dst[o + i] = tmp[base0 + i]! * w0 + tmp[base1 + i]! * w1 + offset;
+      } else {
+        for (let i = 0; i < rowLen; i++) dst[o + i] = tmp[base0 + i]! * w0 + offset;
+        for (let k = 1; k < n; k++) {
+          const w = ys.weights[wy + k]! * scale;
+          const base = base0 + k * rowLen;
+          for (let i = 0; i < rowLen; i++) dst[o + i] += tmp[base + i]! * w;
+        }
+      }
     }
-    if (nchw) {
+    if (acc) {
       const o = outOffset + y * outW;
       for (let x = 0; x < outW; x++) {
-        out[o + x] = acc[x * 3]! * scale + offset;
-        out[o + x + plane] = acc[x * 3 + 1]! * scale + offset;
-        out[o + x + 2 * plane] = acc[x * 3 + 2]! * scale + offset;
+        out[o + x] = acc[x * 3]!;
+        out[o + x + plane] = acc[x * 3 + 1]!;
+        out[o + x + 2 * plane] = acc[x * 3 + 2]!;
       }
-    } else {
-      const o = outOffset + y * rowLen;
-      for (let i = 0; i < rowLen; i++) out[o + i] = acc[i]! * scale + offset;
     }
   }
+}
+
+let accBuffer = new Float32Array(0);
+function accumulator(length: number): Float32Array {
+  if (accBuffer.length < length) accBuffer = new Float32Array(length);
+  return accBuffer;
 }
 
 /** The square that letterboxes a width×height picture (centred, padding on the short side). */

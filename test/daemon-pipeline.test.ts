@@ -1,0 +1,97 @@
+/**
+ * The pipeline on its own: a fake camera (this machine has none) feeding the real decoder, SSD detector, classifier,
+ * tracker and door state. The next frame is taken and decoded while the one before it is detected; each frame is
+ * finished once, in seq order; a corrupt frame loses only itself; stop() returns with a frame taken ahead.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { EventBus } from '../src/core/bus.js';
+import { systemClock } from '../src/core/clock.js';
+import type { DaemonEvents } from '../src/core/daemon-events.js';
+import type { FaceDetector } from '../src/core/seams.js';
+import type { Frame } from '../src/core/types.js';
+import { loadConfig } from '../src/config/load.js';
+import { Pipeline } from '../src/daemon/pipeline.js';
+import { DoorState } from '../src/decision/door-state.js';
+import { IouTracker } from '../src/decision/tracker.js';
+import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
+import { createFaceDetector } from '../src/vision/create-face-detector.js';
+import { createMaskClassifier } from '../src/vision/mask-classifier.js';
+import { FakeCamera } from './helpers/fake-camera.js';
+import { waitFor } from './helpers/mosquitto.js';
+
+test('the next frame is taken while one is detected; each frame is finished once, in seq order; a corrupt one loses only itself', { timeout: 60_000 }, async () => {
+  const { config } = loadConfig({ env: {} });
+  const person = DEMO_PEOPLE.find((p) => p.label === 'mask')!;
+  const clip = await buildClip([{ image: path.join(DEMO_ASSETS_DIR, person.file), label: person.label }], { fps: 10, showMs: 1200, gapMs: 0 });
+  const frames = clip.frames.slice(0, 10);
+  const corruptAt = 5;
+
+  const camera = new FakeCamera(systemClock);
+  const real = await createFaceDetector(config.detector);
+  const detecting: number[] = [];
+  const taken: Array<{ seq: number; duringDetectOf: number | null }> = [];
+  let inDetect: number | null = null;
+  let pushed = 0;
+  const push = () => {
+    if (pushed >= frames.length) return;
+    if (pushed === corruptAt) {
+      // The corrupt frame never reaches detect(), so the good one after it comes with it.
+      camera.push(Buffer.from('not a jpeg at all'));
+      pushed++;
+    }
+    camera.push(frames[pushed]!);
+    pushed++;
+  };
+  // The real detector, watched: each detect() puts the next frame in the camera, as a camera faster than the pipeline does.
+  const detector: FaceDetector = {
+    inputSize: real.inputSize,
+    async detect(frame: Frame) {
+      detecting.push(frame.seq);
+      inDetect = frame.seq;
+      push();
+      // Let the pipeline's side of the event loop run, as the native detector's own work would.
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        return await real.detect(frame);
+      } finally {
+        inDetect = null;
+      }
+    },
+    close: () => real.close(),
+  };
+  const nextFrame = camera.nextFrame.bind(camera);
+  camera.nextFrame = async () => {
+    const f = await nextFrame();
+    if (f) taken.push({ seq: f.seq, duringDetectOf: inDetect });
+    return f;
+  };
+
+  const bus = new EventBus<DaemonEvents>();
+  const processed: Array<{ seq: number; faces: number }> = [];
+  bus.on('frame.processed', 'test', (f) => void processed.push({ seq: f.seq, faces: f.faces }));
+  const clock = systemClock;
+  const door = new DoorState(clock, config.signals.holdMs, (state) => bus.emit('state.changed', state));
+  const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: 'float' });
+  const pipeline = new Pipeline({ source: camera, detector, classifier, tracker: new IouTracker(config.tracker), door, bus, clock });
+  await camera.start();
+  pipeline.start();
+  try {
+    push();
+    await waitFor('every good frame finished', () => processed.length >= frames.length - 1, 30_000);
+    assert.deepEqual(processed.map((p) => p.seq), [1, 2, 3, 4, 5, 7, 8, 9, 10], 'each frame once, in seq order; frame 6 (corrupt) only skipped');
+    assert.deepEqual(detecting, [1, 2, 3, 4, 5, 7, 8, 9, 10], 'the corrupt frame never reached the detector');
+    assert.ok(processed.every((p) => p.faces === 1), `one face in every good frame: ${processed.map((p) => p.faces).join(' ')}`);
+    const ahead = taken.filter((t) => t.seq > 1 && t.duringDetectOf === t.seq - 1);
+    assert.ok(ahead.length >= 8, `frames 2–10 taken while the frame before was detected: ${JSON.stringify(taken)}`);
+    // One more frame is taken ahead and waits: stop() must not wait for a frame that never comes.
+    await waitFor('the pipeline waits for the next frame', () => taken.length === frames.length, 5_000);
+  } finally {
+    await camera.stop();
+    await pipeline.stop();
+    await classifier.close();
+    await detector.close();
+    door.stop();
+  }
+});
