@@ -17,12 +17,12 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { MqttEventSink } from '../src/events/mqtt-sink.js';
 import { Lights, lightsOptionsFromConfig } from '../src/signals/lights.js';
-import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { FakeCamera } from './helpers/fake-camera.js';
 import { FakeGpio } from './helpers/fake-gpio.js';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
+import { onePersonClip } from './helpers/person-clip.js';
 import { RecordingNotifier } from './helpers/recording-notifier.js';
 
 const broker = new Mosquitto();
@@ -33,10 +33,7 @@ let emptyFrame: Buffer;
 
 before(async () => {
   await broker.start();
-  const person = DEMO_PEOPLE.find((p) => p.label === 'no_mask')!;
-  const clip = await buildClip([{ image: path.join(DEMO_ASSETS_DIR, person.file), label: person.label }], { fps: 10, showMs: 1000, gapMs: 100 });
-  faceFrames = clip.frames.slice(0, clip.sequence.segments[0]!.endFrame);
-  emptyFrame = clip.frames[clip.frames.length - 1]!;
+  ({ faceFrames, emptyFrame } = await onePersonClip('no_mask'));
 });
 const running: Daemon[] = [];
 after(async () => {

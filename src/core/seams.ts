@@ -3,7 +3,7 @@
  * cannot run the real part, one fake. Constructors only store their arguments;
  * start() does the work; stop() undoes it.
  */
-import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from './daemon-events.js';
+import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from './person-events.js';
 import type { Box, ClassifiedFace, Decision, Face, Frame, Label, Verdict } from './types.js';
 
 // ---------- frame source ----------

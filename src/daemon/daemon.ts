@@ -5,7 +5,8 @@
  */
 import { EventBus } from '../core/bus.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { DaemonEvents, MuteChanged } from '../core/daemon-events.js';
+import type { DaemonEvents } from '../core/daemon-events.js';
+import type { MuteChanged } from '../core/person-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { CommandName, CommandResult, EventSink, FaceDetector, FrameSource, MaskClassifier, Notifier, PrecisionReport, Signals, SourceState, Tracker } from '../core/seams.js';
 import { DoorState } from '../decision/door-state.js';

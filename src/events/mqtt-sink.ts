@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MaskwatchConfig } from '../config/schema.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from '../core/daemon-events.js';
+import type { MuteChanged, PersonDecided, PersonEntered, PersonLeft } from '../core/person-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import { PACKAGE_VERSION } from '../core/paths.js';
 import type { CommandHandler, DaemonState, DaemonStats, EventSink, SourceState } from '../core/seams.js';
