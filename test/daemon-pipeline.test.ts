@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { EventBus } from '../src/core/bus.js';
 import { systemClock } from '../src/core/clock.js';
 import type { DaemonEvents } from '../src/core/daemon-events.js';
@@ -15,17 +14,16 @@ import { loadConfig } from '../src/config/load.js';
 import { Pipeline } from '../src/daemon/pipeline.js';
 import { DoorState } from '../src/decision/door-state.js';
 import { IouTracker } from '../src/decision/tracker.js';
-import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { FakeCamera } from './helpers/fake-camera.js';
 import { waitFor } from './helpers/mosquitto.js';
+import { onePersonClip } from './helpers/person-clip.js';
 
 test('the next frame is taken while one is detected; each frame is finished once, in seq order; a corrupt one loses only itself', { timeout: 60_000 }, async () => {
   const { config } = loadConfig({ env: {} });
-  const person = DEMO_PEOPLE.find((p) => p.label === 'mask')!;
-  const clip = await buildClip([{ image: path.join(DEMO_ASSETS_DIR, person.file), label: person.label }], { fps: 10, showMs: 1200, gapMs: 0 });
-  const frames = clip.frames.slice(0, 10);
+  const frames = (await onePersonClip('mask')).faceFrames;
+  assert.equal(frames.length, 10, 'one second of a masked face at 10 frames/s');
   const corruptAt = 5;
 
   const camera = new FakeCamera(systemClock);
