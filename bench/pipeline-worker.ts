@@ -2,24 +2,31 @@
  * One pipeline measurement in a process of its own (so its peak memory is its own):
  * a 640×480 MJPEG stream from ONE ffmpeg process → the daemon's Pipeline with the real detector,
  * classifier and tracker, the door state and the bus (lights and MQTT are subscribers, counted here).
+ * The detector runs as the daemon runs it (in its own thread where there are two cores; MASKWATCH_BENCH_DETECTOR_THREAD=0:
+ * on the main thread, for comparison).
  * argv: faces (1|3) precision (auto|int8|float, for the classifier and the detector) inputFps seconds. Prints one JSON
  * line. auto keeps its choice in .cache/bench/state, as the daemon keeps it in its stateDir. seconds 0: only build the clip
  * and make auto's choice (both cost memory once), so the measured processes show the steady state.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { systemClock } from '../src/core/clock.js';
-import { EventBus } from '../src/core/bus.js';
-import type { DaemonEvents } from '../src/core/daemon-events.js';
-import { loadConfig } from '../src/config/load.js';
-import { Pipeline } from '../src/daemon/pipeline.js';
-import { DoorState } from '../src/decision/door-state.js';
-import { IouTracker } from '../src/decision/tracker.js';
-import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
-import { ProcessFrameSource } from '../src/source/process-source.js';
-import { createFaceDetector, resolveDetectorPrecision } from '../src/vision/create-face-detector.js';
-import { createMaskClassifier } from '../src/vision/mask-classifier.js';
 import { quantile } from './stats.js';
+
+// The daemon's modules from dist/ (MASKWATCH_BENCH_CODE=dist: the compiled JavaScript a device runs) or from src/.
+const code = process.env.MASKWATCH_BENCH_CODE === 'dist' ? '../dist' : '../src';
+const load = <T>(module: string): Promise<T> => import(`${code}/${module}`) as Promise<T>;
+const { systemClock } = await load<typeof import('../src/core/clock.js')>('core/clock.js');
+const { EventBus } = await load<typeof import('../src/core/bus.js')>('core/bus.js');
+const { loadConfig } = await load<typeof import('../src/config/load.js')>('config/load.js');
+const { Pipeline } = await load<typeof import('../src/daemon/pipeline.js')>('daemon/pipeline.js');
+const { DoorState } = await load<typeof import('../src/decision/door-state.js')>('decision/door-state.js');
+const { IouTracker } = await load<typeof import('../src/decision/tracker.js')>('decision/tracker.js');
+const { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } = await load<typeof import('../src/source/demo-clip.js')>('source/demo-clip.js');
+const { ProcessFrameSource } = await load<typeof import('../src/source/process-source.js')>('source/process-source.js');
+const { createFaceDetector, resolveDetectorPrecision } = await load<typeof import('../src/vision/create-face-detector.js')>('vision/create-face-detector.js');
+const { createMaskClassifier } = await load<typeof import('../src/vision/mask-classifier.js')>('vision/mask-classifier.js');
+const { createDaemonDetector } = await load<typeof import('../src/vision/threaded-detector.js')>('vision/threaded-detector.js');
+type DaemonEvents = import('../src/core/daemon-events.js').DaemonEvents;
 
 const [facesArg = '1', precisionArg = 'auto', fpsArg = '120', secondsArg = '10'] = process.argv.slice(2);
 const precision = precisionArg as 'auto' | 'int8' | 'float';
@@ -49,7 +56,7 @@ const source = new ProcessFrameSource(
 );
 const stateDir = path.join(cacheDir, 'state');
 const detectorSettings = (await resolveDetectorPrecision({ ...config.detector, precision }, { stateDir })).settings;
-const detector = await createFaceDetector(detectorSettings);
+const detector = process.env.MASKWATCH_BENCH_DETECTOR_THREAD === '0' ? await createFaceDetector(detectorSettings) : await createDaemonDetector(detectorSettings);
 const classifier = await createMaskClassifier({ modelDir: process.env.MASKWATCH_BENCH_MODEL ?? config.classifier.modelDir, precision, stateDir });
 if (Number(secondsArg) === 0) {
   console.log(JSON.stringify({ prepared: clipFile }));

@@ -1,7 +1,8 @@
 /**
  * The pipeline on its own: a fake camera (this machine has none) feeding the real decoder, SSD detector, classifier,
- * tracker and door state. The next frame is taken and decoded while the one before it is detected; each frame is
- * finished once, in seq order; a corrupt frame loses only itself; stop() returns with a frame taken ahead.
+ * tracker and door state. One frame in each stage: frame N is classified and tracked while N+1 is detected, and N+2 is
+ * taken and decoded meanwhile; each frame is finished once, in seq order; a corrupt frame loses only itself; stop()
+ * returns with a frame taken ahead.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ import { FakeCamera } from './helpers/fake-camera.js';
 import { waitFor } from './helpers/mosquitto.js';
 import { onePersonClip } from './helpers/person-clip.js';
 
-test('the next frame is taken while one is detected; each frame is finished once, in seq order; a corrupt one loses only itself', { timeout: 60_000 }, async () => {
+test('a frame is finished while the next is detected and the one after is taken; each frame is finished once, in seq order; a corrupt one loses only itself', { timeout: 60_000 }, async () => {
   const { config } = loadConfig({ env: {} });
   const frames = (await onePersonClip('mask')).faceFrames;
   assert.equal(frames.length, 10, 'one second of a masked face at 10 frames/s');
@@ -67,8 +68,8 @@ test('the next frame is taken while one is detected; each frame is finished once
   };
 
   const bus = new EventBus<DaemonEvents>();
-  const processed: Array<{ seq: number; faces: number }> = [];
-  bus.on('frame.processed', 'test', (f) => void processed.push({ seq: f.seq, faces: f.faces }));
+  const processed: Array<{ seq: number; faces: number; duringDetectOf: number | null }> = [];
+  bus.on('frame.processed', 'test', (f) => void processed.push({ seq: f.seq, faces: f.faces, duringDetectOf: inDetect }));
   const clock = systemClock;
   const door = new DoorState(clock, config.signals.holdMs, (state) => bus.emit('state.changed', state));
   const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: 'float' });
@@ -83,6 +84,8 @@ test('the next frame is taken while one is detected; each frame is finished once
     assert.ok(processed.every((p) => p.faces === 1), `one face in every good frame: ${processed.map((p) => p.faces).join(' ')}`);
     const ahead = taken.filter((t) => t.seq > 1 && t.duringDetectOf === t.seq - 1);
     assert.ok(ahead.length >= 8, `frames 2–10 taken while the frame before was detected: ${JSON.stringify(taken)}`);
+    const overlapped = processed.filter((p, i) => p.duringDetectOf !== null && p.duringDetectOf === processed[i + 1]?.seq);
+    assert.ok(overlapped.length >= 7, `frames finished while the next was detected: ${JSON.stringify(processed)}`);
     // One more frame is taken ahead and waits: stop() must not wait for a frame that never comes.
     await waitFor('the pipeline waits for the next frame', () => taken.length === frames.length, 5_000);
   } finally {

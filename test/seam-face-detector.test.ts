@@ -1,6 +1,6 @@
 /**
  * One suite for the FaceDetector seam, run against every detector `detector.model` offers (the SSD in float and int8,
- * BlazeFace front and back), on real photos: faces in image pixels inside the frame, best first, the size and count
+ * BlazeFace front and back) and against the daemon's way of running one (in a thread of its own), on real photos: faces in image pixels inside the frame, best first, the size and count
  * limits applied, nothing on an empty frame, a known face found, close() safe to repeat.
  */
 import { after, describe, test } from 'node:test';
@@ -12,15 +12,24 @@ import type { Frame } from '../src/core/types.js';
 import { loadConfig } from '../src/config/load.js';
 import { createFaceDetector, type DetectorSettings } from '../src/vision/create-face-detector.js';
 import { readImageFile } from '../src/vision/image-decode.js';
+import { ThreadedFaceDetector } from '../src/vision/threaded-detector.js';
 import { ROOT } from './helpers/cli.js';
 
 const FACES = path.join(ROOT, 'test/fixtures/faces');
 const BASE: DetectorSettings = { ...loadConfig({ env: {} }).config.detector, model: 'ssd', precision: 'float', inputSize: 260, scoreThreshold: null, iouThreshold: null, minFaceSize: 20, maxFaces: 10 };
-const VARIANTS: Record<string, Partial<DetectorSettings>> = {
-  'AIZOO SSD, float': { model: 'ssd', precision: 'float' },
-  'AIZOO SSD, int8': { model: 'ssd', precision: 'int8' },
-  'BlazeFace front': { model: 'front' },
-  'BlazeFace back': { model: 'back' },
+type Make = (settings: DetectorSettings) => Promise<FaceDetector>;
+const inThisThread: Make = (settings) => createFaceDetector(settings);
+const inItsOwnThread: Make = async (settings) => {
+  const d = new ThreadedFaceDetector({ ...settings, precision: settings.precision === 'int8' ? 'int8' : 'float' });
+  await d.start();
+  return d;
+};
+const VARIANTS: Record<string, [Partial<DetectorSettings>, Make]> = {
+  'AIZOO SSD, float': [{ model: 'ssd', precision: 'float' }, inThisThread],
+  'AIZOO SSD, int8': [{ model: 'ssd', precision: 'int8' }, inThisThread],
+  'BlazeFace front': [{ model: 'front' }, inThisThread],
+  'BlazeFace back': [{ model: 'back' }, inThisThread],
+  'AIZOO SSD, int8, in its own thread': [{ model: 'ssd', precision: 'int8' }, inItsOwnThread],
 };
 /** A 320×240 cut of sample1.jpg around one bare face at door distance (a quarter of the width): every detector finds it here. */
 const CUT = { x: 54, y: 78, w: 320, h: 240 };
@@ -39,10 +48,10 @@ async function frame(name: string, cut?: typeof CUT): Promise<Frame> {
   return { width: cut.w, height: cut.h, rgb, seq: 0, capturedAt: 0 };
 }
 
-for (const [name, over] of Object.entries(VARIANTS)) {
+for (const [name, [over, make]] of Object.entries(VARIANTS)) {
   describe(`FaceDetector: ${name}`, () => {
     test('faces in image pixels inside the frame, best first; a known face is found', async () => {
-      const d = await createFaceDetector({ ...BASE, ...over });
+      const d = await make({ ...BASE, ...over });
       open.push(d);
       const f = await frame('sample1.jpg', CUT);
       const faces = await d.detect(f);
@@ -58,8 +67,8 @@ for (const [name, over] of Object.entries(VARIANTS)) {
 
     test('minFaceSize and maxFaces are applied; an empty frame has no face', async () => {
       const f = await frame('sample5.jpg');
-      const all = await (open[open.length - 1] ?? (await createFaceDetector({ ...BASE, ...over }))).detect(f);
-      const limited = await createFaceDetector({ ...BASE, ...over, minFaceSize: 90, maxFaces: 2 });
+      const all = await (open[open.length - 1] ?? (await make({ ...BASE, ...over }))).detect(f);
+      const limited = await make({ ...BASE, ...over, minFaceSize: 90, maxFaces: 2 });
       open.push(limited);
       const some = await limited.detect(f);
       assert.ok(some.length <= 2);

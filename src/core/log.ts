@@ -47,6 +47,15 @@ export function setLogLevel(level: LogLevel): void {
   state.level = level;
 }
 
+export function logLevel(): LogLevel {
+  return state.level;
+}
+
+/** A line another thread's logger already formatted (see setLogSink there): filtered, redacted and written here. */
+export function writeForeignLine(line: string, level: LogLevel): void {
+  if (ORDER[level] >= ORDER[state.level]) state.sink(redact(oneLine(line)), level);
+}
+
 /** Redirects every logger (tests capture lines with this). Returns the previous sink. */
 export function setLogSink(sink: Sink): Sink {
   const previous = state.sink;

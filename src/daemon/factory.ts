@@ -8,8 +8,9 @@ import { createGpioDriver } from '../signals/create-gpio-driver.js';
 import { Lights, lightsOptionsFromConfig } from '../signals/lights.js';
 import { createFrameSource } from '../source/create-frame-source.js';
 import { SystemdNotifier } from '../system/notify.js';
-import { createFaceDetector, detectorName, resolveDetectorPrecision } from '../vision/create-face-detector.js';
+import { detectorName, resolveDetectorPrecision } from '../vision/create-face-detector.js';
 import { createMaskClassifier } from '../vision/mask-classifier.js';
+import { createDaemonDetector } from '../vision/threaded-detector.js';
 import { Daemon } from './daemon.js';
 
 const log = createLogger('daemon');
@@ -29,7 +30,7 @@ export async function buildDaemon(config: MaskwatchConfig, overrides: FactoryOve
   const loadClassifier = () => createMaskClassifier({ modelDir: config.classifier.modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
   const classifier = await loadClassifier();
   const { settings: detectorSettings, report: detectorPrecision } = await resolveDetectorPrecision(config.detector, { stateDir: config.stateDir });
-  const detector = await createFaceDetector(detectorSettings);
+  const detector = await createDaemonDetector(detectorSettings);
   const driver = createGpioDriver(config.signals);
   const signals = new Lights(driver, lightsOptionsFromConfig(config.signals), clock);
   log.info(`gpio: ${driver.name}; classifier ${classifier.info.name} ${classifier.info.precision}; detector ${detectorName(detectorSettings)}`);

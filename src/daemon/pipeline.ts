@@ -1,16 +1,17 @@
 /**
  * One frame's way: newest JPEG → RGB → faces → verdicts → tracker → the door state and the bus. The pipeline knows
- * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. The next frame is taken and decoded
- * while the one before it is detected; frames that arrive meanwhile are replaced by newer ones (counted by the
- * source). While idle (idle-gate.ts) most frames stop at the gate or at a thumbnail; those still count as looked at
- * (`frame.processed` with 0 faces) for the watchdog.
+ * no output: lights, MQTT, stats and the watchdog subscribe to what it emits. With someone in view it keeps one frame
+ * in each stage: while frame N is classified and tracked here, frame N+1 is detected (in the detector's thread, see
+ * threaded-detector.ts) and frame N+2 is taken and decoded (on sharp's pool). Frames that arrive meanwhile are
+ * replaced by newer ones (counted by the source). While idle (idle-gate.ts) it takes one frame at a time, and most
+ * stop at the gate or at a thumbnail; those still count as looked at (`frame.processed` with 0 faces) for the watchdog.
  */
 import type { EventBus } from '../core/bus.js';
 import type { Clock } from '../core/clock.js';
 import type { DaemonEvents } from '../core/daemon-events.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { FaceDetector, FrameSource, MaskClassifier, Tracker } from '../core/seams.js';
-import type { ClassifiedFace, Frame } from '../core/types.js';
+import type { ClassifiedFace, Face, Frame } from '../core/types.js';
 import type { DoorState } from '../decision/door-state.js';
 import { fusedVerdict } from '../decision/fuse-scores.js';
 import { decodeGreyThumbnail, decodeImage, type GreyImage } from '../vision/image-decode.js';
@@ -38,15 +39,23 @@ export interface PipelineParts {
 /** A frame taken from the source and made ready for detection (or stopped at the idle gate, or undecodable). */
 type Prepared =
   | { kind: 'frame'; seq: number; frame: Frame; thumb: GreyImage | null }
+  | Stopped;
+type Stopped =
   | { kind: 'unchanged'; seq: number; capturedAt: number }
   | { kind: 'skipped'; seq: number }
   | { kind: 'failed'; seq: number; err: unknown };
+/** A frame with its faces, ready to classify. */
+type Detected = { kind: 'detected'; seq: number; frame: Frame; faces: Face[] } | Stopped;
 
 export class Pipeline {
   readonly stats: PipelineStats;
   private running = false;
   private loop: Promise<void> | null = null;
   private inFlight: Promise<void> = Promise.resolve();
+  /** The detector's current call (never rejects): stop() waits for it, so the detector can be closed after. */
+  private detectCall: Promise<unknown> = Promise.resolve();
+  /** The next frame, taken and decoding while the one before it is detected. */
+  private taken: Promise<Prepared | null> | null = null;
   private classifier: MaskClassifier;
   private frameErrors = 0;
   private readonly gate: IdleGate | null;
@@ -73,10 +82,11 @@ export class Pipeline {
     this.loop = this.run();
   }
 
-  /** Stops taking frames; resolves once the frame in flight is done. */
+  /** Stops taking frames; resolves once the frames in flight are done. */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await this.detectCall;
   }
 
   /** Frames from now on use `next`; resolves to the previous classifier once no frame uses it any more (safe to close). */
@@ -88,16 +98,33 @@ export class Pipeline {
   }
 
   private async run(): Promise<void> {
-    let next: Promise<Prepared | null> | null = null;
+    let detecting: Promise<Detected | null> | null = null;
     while (this.running) {
-      const prepared: Prepared | null = await (next ?? this.prepare());
-      next = null;
-      if (!prepared || !this.running) break;
-      // ONNX Runtime runs on this thread and sharp decodes on libuv's pool: taking and decoding the next frame while
-      // this one is detected keeps both cores busy. Not while idle, where the gate admits a frame from the one before.
-      if (!this.gate?.idle) next = this.prepare();
-      this.inFlight = this.finish(prepared);
+      const current: Detected | null = await (detecting ?? this.detectNext());
+      detecting = null;
+      if (!current || !this.running) break;
+      // Not while idle, where the gate admits a frame from the faces of the one before.
+      if (!this.gate?.idle) detecting = this.detectNext();
+      this.inFlight = this.finish(current);
       await this.inFlight;
+    }
+  }
+
+  /** The next frame detected (never rejects: a failure is reported in frame order); the one after it is taken meanwhile. */
+  private async detectNext(): Promise<Detected | null> {
+    const prepared = await (this.taken ?? this.prepare());
+    this.taken = null;
+    if (!prepared) return null;
+    if (this.running && !this.gate?.idle) this.taken = this.prepare();
+    if (prepared.kind !== 'frame') return prepared;
+    const call = this.parts.detector.detect(prepared.frame);
+    this.detectCall = call.catch(() => undefined);
+    try {
+      const faces = await call;
+      this.gate?.detected(faces.length, prepared.thumb);
+      return { kind: 'detected', seq: prepared.seq, frame: prepared.frame, faces };
+    } catch (err) {
+      return { kind: 'failed', seq: prepared.seq, err };
     }
   }
 
@@ -122,9 +149,9 @@ export class Pipeline {
     }
   }
 
-  private async finish(prepared: Prepared): Promise<void> {
+  private async finish(prepared: Detected): Promise<void> {
     try {
-      if (prepared.kind === 'frame') await this.process(prepared.frame, prepared.thumb);
+      if (prepared.kind === 'detected') await this.process(prepared.frame, prepared.faces);
       else if (prepared.kind === 'unchanged') {
         const at = this.parts.clock.now();
         this.parts.bus.emit('frame.processed', { seq: prepared.seq, at, latencyMs: at - prepared.capturedAt, faces: 0 });
@@ -136,11 +163,9 @@ export class Pipeline {
     }
   }
 
-  private async process(frame: Frame, thumb: GreyImage | null): Promise<void> {
-    const { detector, tracker, clock, bus, door, source } = this.parts;
+  private async process(frame: Frame, faces: Face[]): Promise<void> {
+    const { tracker, clock, bus, door, source } = this.parts;
     const { seq, capturedAt } = frame;
-    const faces = await detector.detect(frame);
-    this.gate?.detected(faces.length, thumb);
     const classifier = this.classifier;
     const verdicts = faces.length ? await classifier.classifyFaces(frame, faces.map((f) => f.box)) : [];
     const classified: ClassifiedFace[] = faces.map((f, i) => ({ ...f, ...fusedVerdict(verdicts[i]!, f.detectorScores, this.parts.fusionWeight ?? 0) }));

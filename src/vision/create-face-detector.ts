@@ -5,42 +5,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { MaskwatchConfig } from '../config/schema.js';
 import { sha256File } from '../core/files.js';
 import { greedyMatch } from '../core/geometry.js';
 import { createLogger } from '../core/log.js';
 import type { FaceDetector, PrecisionReport } from '../core/seams.js';
 import type { Box } from '../core/types.js';
-import { BlazeFaceDetector } from './blazeface-detector.js';
 import { choosePrecision, fixedPrecision, loadCheckImages, readCpuInt8, type Precision } from './precision-choice.js';
-import { shippedBoxCalibration, SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
+import { SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
+import { startFaceDetector, type DetectorRuntime, type DetectorSettings, type ResolvedDetectorSettings } from './start-face-detector.js';
+
+export { detectorName, MODEL_DEFAULTS, startFaceDetector, type DetectorRuntime, type DetectorSettings, type ResolvedDetectorSettings } from './start-face-detector.js';
 
 const log = createLogger('detector');
-
-export type DetectorSettings = MaskwatchConfig['detector'];
-
-/** Each model's defaults, chosen on the validation split (docs/MODEL.md). */
-export const MODEL_DEFAULTS = {
-  ssd: { scoreThreshold: 0.3, iouThreshold: 0.4 },
-  front: { scoreThreshold: 0.75, iouThreshold: 0.3 },
-  back: { scoreThreshold: 0.75, iouThreshold: 0.3 },
-} as const;
-
-/** A short name for logs, events and reports, e.g. `ssd 260 int8` (or `auto` before it is resolved) or `blazeface-front`. */
-export function detectorName(d: DetectorSettings): string {
-  return d.model === 'ssd' ? `ssd ${d.inputSize} ${d.precision}` : `blazeface-${d.model}`;
-}
-
-export interface DetectorRuntime {
-  intraOpNumThreads?: number;
-  /** The SSD's boxes as it gives them, without the hand-drawn-box calibration (for fitting that calibration). */
-  rawBoxes?: boolean;
-  allowSpinning?: boolean;
-  /** Where precision auto keeps its choice (the config's stateDir); absent: measured once per process. */
-  stateDir?: string | null;
-}
-
-export type ResolvedDetectorSettings = DetectorSettings & { precision: Precision };
 
 /**
  * The settings with precision auto resolved (measured on this CPU, or cached) and a missing int8 SSD file replaced
@@ -87,7 +63,7 @@ function ssdInt8Weights(int8File: string): 'int8' | 'uint8' | 'unknown' {
 async function ssdCandidate(d: ResolvedDetectorSettings, runtime: DetectorRuntime) {
   const frames = (await loadCheckImages('frames')).map((image, seq) => ({ ...image, seq, capturedAt: 0 }));
   if (!frames.length) throw new Error('precision auto: the check frames (models/precision-check/frames) are missing; set detector.precision to int8 or float');
-  const detector = (await createFaceDetector(d, runtime)) as SsdFaceDetector;
+  const detector = (await startFaceDetector(d, runtime)) as SsdFaceDetector;
   // detect() refills the one input tensor, so the timed frame is put back in after the answers.
   let timedFrameIn = false;
   return {
@@ -108,17 +84,6 @@ async function ssdCandidate(d: ResolvedDetectorSettings, runtime: DetectorRuntim
 
 /** Constructs and starts the configured detector (precision auto resolved first); a missing or broken model file is one ModelError line. */
 export async function createFaceDetector(d: DetectorSettings, runtime: DetectorRuntime = {}): Promise<FaceDetector> {
-  const defaults = MODEL_DEFAULTS[d.model];
-  const scoreThreshold = d.scoreThreshold ?? defaults.scoreThreshold;
-  const iouThreshold = d.iouThreshold ?? defaults.iouThreshold;
-  const threads = runtime.intraOpNumThreads ?? 1;
-  let detector: SsdFaceDetector | BlazeFaceDetector;
-  if (d.model === 'ssd') {
-    const { precision } = (await resolveDetectorPrecision(d, runtime)).settings;
-    detector = new SsdFaceDetector({ inputWidth: d.inputSize, inputHeight: d.inputSize, scoreThreshold, iouThreshold, minFaceSize: d.minFaceSize, maxFaces: d.maxFaces, modelFile: ssdModelFile(precision), boxCalibration: runtime.rawBoxes ? undefined : shippedBoxCalibration(), intraOpNumThreads: threads, allowSpinning: runtime.allowSpinning });
-  } else {
-    detector = new BlazeFaceDetector({ variant: d.model, scoreThreshold, iouThreshold, minFaceSize: d.minFaceSize, maxFaces: d.maxFaces, intraOpNumThreads: threads, allowSpinning: runtime.allowSpinning });
-  }
-  await detector.start();
-  return detector;
+  const precision = d.model === 'ssd' ? (await resolveDetectorPrecision(d, runtime)).settings.precision : 'float';
+  return startFaceDetector({ ...d, precision }, runtime);
 }

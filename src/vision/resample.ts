@@ -82,6 +82,7 @@ function scratch(length: number): Float32Array {
 /** Resamples `region` of `img` into `out` (see the file comment). */
 export function resampleInto(img: RgbImage, region: Box, outW: number, outH: number, opts: ResampleOptions, out: Float32Array, outOffset = 0): void {
   const { width, height, rgb } = img;
+  if (rgb.length !== width * height * 3) throw new Error(`image ${width}×${height} has ${rgb.length} bytes, not ${width * height * 3} (3 per pixel)`);
   const xs = axisTaps(region.x, region.w, outW, width, opts.antialias);
   const ys = axisTaps(region.y, region.h, outH, height, opts.antialias);
   const { scale, offset } = opts.norm;
