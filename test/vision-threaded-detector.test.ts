@@ -108,7 +108,7 @@ test("the thread's log lines come out of this thread's logger, at its level; det
     setLogLevel('debug');
     const d = await createDaemonDetector(SETTINGS, {}, 2);
     assert.ok(d instanceof ThreadedFaceDetector, 'two cores: a thread of its own');
-    assert.ok(lines.some((l) => /DEBUG \[detector\] ssd 260 int8 started in its own thread$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /DEBUG \[detector\] ssd 260 int8 started in its own thread \(ONNX Runtime native\)$/.test(l)), lines.join('\n'));
     setLogLevel('info');
     lines.length = 0;
     await d.close();

@@ -58,6 +58,23 @@ export async function ortBackend(): Promise<OrtBackend> {
   return (await loaded()).backend;
 }
 
+/**
+ * Runs this thread's sessions on the backend another thread of the process chose (the detector's worker thread takes
+ * the main thread's), without choosing or logging again. Call before the first session.
+ */
+export function adoptOrtBackend(backend: OrtBackend): Promise<void> {
+  loading ??= (async (): Promise<LoadedOrt> => {
+    try {
+      const ort: OrtModule = backend === 'native' ? await import('onnxruntime-node') : await import('onnxruntime-web');
+      if (backend === 'wasm') configureWasm(ort);
+      return { ort, backend };
+    } catch (err) {
+      throw new ModelError(`ONNX Runtime: the ${backend} backend the main thread runs cannot load in this thread (${firstLine(err)})`);
+    }
+  })();
+  return loading.then(() => undefined);
+}
+
 function loaded(): Promise<LoadedOrt> {
   loading ??= chooseBackend();
   return loading;

@@ -6,6 +6,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { ModelError } from '../core/errors.js';
 import { createLogger, errorMessage, setLogLevel, setLogSink } from '../core/log.js';
 import type { FaceDetector } from '../core/seams.js';
+import { adoptOrtBackend, ortBackend } from '../onnx/session.js';
 import { detectorName, startFaceDetector } from './start-face-detector.js';
 import type { ThreadReply, ThreadRequest } from './threaded-detector.js';
 
@@ -24,8 +25,9 @@ async function handle(request: ThreadRequest): Promise<void> {
   try {
     if (request.type === 'start') {
       setLogLevel(request.logLevel);
+      await adoptOrtBackend(request.ortBackend);
       detector = await startFaceDetector(request.settings, request.runtime);
-      log.debug(`${detectorName(request.settings)} started in its own thread`);
+      log.debug(`${detectorName(request.settings)} started in its own thread (ONNX Runtime ${await ortBackend()})`);
       reply({ type: 'started', inputSize: detector.inputSize });
     } else if (request.type === 'detect') {
       if (!detector) throw new Error('detector thread: not started');

@@ -12,13 +12,14 @@ import { ModelError } from '../core/errors.js';
 import { createLogger, logLevel, writeForeignLine, type LogLevel } from '../core/log.js';
 import type { FaceDetector } from '../core/seams.js';
 import type { Face, Frame } from '../core/types.js';
+import { ortBackend, type OrtBackend } from '../onnx/session.js';
 import { startFaceDetector, type DetectorRuntime, type ResolvedDetectorSettings } from './start-face-detector.js';
 
 const log = createLogger('detector');
 const RESTART_PAUSE_MS = 5000;
 
 export type ThreadRequest =
-  | { type: 'start'; settings: ResolvedDetectorSettings; runtime: DetectorRuntime; logLevel: LogLevel }
+  | { type: 'start'; settings: ResolvedDetectorSettings; runtime: DetectorRuntime; logLevel: LogLevel; ortBackend: OrtBackend }
   | { type: 'detect'; id: number; frame: { width: number; height: number; seq: number; capturedAt: number; rgb: ArrayBuffer } }
   | { type: 'close' };
 
@@ -113,7 +114,13 @@ export class ThreadedFaceDetector implements FaceDetector {
   }
 
   private spawn(): Promise<void> {
-    this.starting ??= new Promise<void>((resolve, reject) => {
+    this.starting ??= ortBackend().then((backend) => this.startWorker(backend));
+    return this.starting;
+  }
+
+  /** A new thread with the detector on the backend this thread chose (one choice, one log line per process). */
+  private startWorker(backend: OrtBackend): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const worker = startThread();
       let started = false;
       worker.on('message', (reply: ThreadReply) => {
@@ -145,9 +152,8 @@ export class ThreadedFaceDetector implements FaceDetector {
         const lost = new Error(`detector thread exited (code ${code})`);
         for (const [id, w] of this.waiting) this.settle(id, () => w.reject(lost));
       });
-      worker.postMessage({ type: 'start', settings: this.settings, runtime: this.runtime, logLevel: logLevel() } satisfies ThreadRequest);
+      worker.postMessage({ type: 'start', settings: this.settings, runtime: this.runtime, logLevel: logLevel(), ortBackend: backend } satisfies ThreadRequest);
     });
-    return this.starting;
   }
 
   private settle(id: number, how: (w: Waiting) => void): void {
