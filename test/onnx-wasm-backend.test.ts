@@ -150,12 +150,19 @@ test('MASKWATCH_ORT_BACKEND other than native, wasm or auto: one error line, exi
   assert.deepEqual(stderrLines(r.stderr), ['maskwatch: MASKWATCH_ORT_BACKEND: must be native, wasm or auto, got "gpu"']);
 });
 
-test('run without a native binding: the daemon and its detector thread both run on wasm, with one warning line, and decide the demo people', { timeout: 180_000 }, async () => {
-  const args = ['run', '--config', path.join(ROOT, 'config/example.json'), '--camera', 'demo', '--gpio', 'console', '--no-mqtt', '--log-level', 'debug', '--state-dir', path.join(tmp, 'run-state'), '--exit-after-ms', '15000'];
+test('run without a native binding, detector.thread on: the daemon and its detector thread both run on wasm, with one warning line, and decide the demo people', { timeout: 180_000 }, async () => {
+  const config = path.join(tmp, 'thread-on.json');
+  const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'config/example.json'), 'utf8')) as { detector: Record<string, unknown> };
+  fs.writeFileSync(config, JSON.stringify({ ...example, detector: { ...example.detector, thread: 'on' } }));
+  const args = ['run', '--config', config, '--camera', 'demo', '--gpio', 'console', '--no-mqtt', '--log-level', 'debug', '--state-dir', path.join(tmp, 'run-state'), '--exit-after-ms', '15000'];
   const r = await runCli(args, { env: NO_BINDING, timeoutMs: 170_000 });
   assert.equal(r.code, 0, r.stderr);
   const lines = stderrLines(r.stderr);
   assert.equal(lines.filter((l) => /native binding cannot load/.test(l)).length, 1, 'one fallback warning for the process');
   assert.ok(lines.some((l) => /\[detector\] ssd \d+ \w+ started in its own thread \(ONNX Runtime wasm\)$/.test(l)), lines.filter((l) => /detector|onnx/.test(l)).join('\n'));
   assert.ok(lines.some((l) => /\[pipeline\] person \d+: (mask|no_mask|mask_incorrect) /.test(l)), 'a person decided');
+  // auto on wasm: the main thread (a second WebAssembly runtime in a thread costs ~170 MB).
+  const auto = await runCli([...args.slice(0, 2), path.join(ROOT, 'config/example.json'), ...args.slice(3, -1), '4000'], { env: WASM, timeoutMs: 120_000 });
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.match(auto.stderr, /\[detector\] detector on the main thread \(detector.thread auto, \d+ core\(s\), ONNX Runtime wasm\)/);
 });

@@ -15,7 +15,7 @@ import type { Frame } from '../src/core/types.js';
 import { loadConfig } from '../src/config/load.js';
 import { createFaceDetector, type ResolvedDetectorSettings } from '../src/vision/create-face-detector.js';
 import { readImageFile } from '../src/vision/image-decode.js';
-import { createDaemonDetector, ThreadedFaceDetector } from '../src/vision/threaded-detector.js';
+import { createDaemonDetector, detectorGetsThread, ThreadedFaceDetector } from '../src/vision/threaded-detector.js';
 import { ROOT } from './helpers/cli.js';
 
 const FACES = path.join(ROOT, 'test/fixtures/faces');
@@ -116,10 +116,24 @@ test("the thread's log lines come out of this thread's logger, at its level; det
     await assert.rejects(d.detect((await frames())[0]!), /closed/);
     const one = await createDaemonDetector(SETTINGS, {}, 1);
     closing.push(one);
-    assert.ok(!(one instanceof ThreadedFaceDetector), 'one core: on this thread');
+    assert.ok(!(one instanceof ThreadedFaceDetector), 'auto, one core: on this thread');
+    const off = await createDaemonDetector({ ...SETTINGS, thread: 'off' }, {}, 4);
+    closing.push(off);
+    assert.ok(!(off instanceof ThreadedFaceDetector), 'off: on this thread');
+    const on = await createDaemonDetector({ ...SETTINGS, thread: 'on' }, {}, 1);
+    closing.push(on);
+    assert.ok(on instanceof ThreadedFaceDetector, 'on: its own thread, even on one core');
     assert.deepEqual(lines, [], 'nothing below info once the level is info');
   } finally {
     setLogLevel('info');
     setLogSink(previous);
   }
+});
+
+test('detector.thread auto: its own thread with two cores or more on the native backend; on wasm (a second runtime copy) the main thread', () => {
+  assert.equal(detectorGetsThread('auto', 2, 'native'), true);
+  assert.equal(detectorGetsThread('auto', 1, 'native'), false);
+  assert.equal(detectorGetsThread('auto', 4, 'wasm'), false);
+  assert.equal(detectorGetsThread('on', 1, 'wasm'), true);
+  assert.equal(detectorGetsThread('off', 4, 'native'), false);
 });

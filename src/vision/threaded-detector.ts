@@ -164,12 +164,19 @@ export class ThreadedFaceDetector implements FaceDetector {
   }
 }
 
-/**
- * The daemon's detector: in a thread of its own where there is a second core for it (a Pi has four), else on the
- * calling thread. Started; a model that cannot be used is one ModelError line.
- */
+/** Whether the daemon's detector gets a thread of its own (detector.thread; see the schema for why auto decides so). */
+export function detectorGetsThread(thread: ResolvedDetectorSettings['thread'], cores: number, backend: OrtBackend): boolean {
+  if (thread !== 'auto') return thread === 'on';
+  return cores >= 2 && backend === 'native';
+}
+
+/** The daemon's detector, started, where detector.thread says; a model that cannot be used is one ModelError line. */
 export async function createDaemonDetector(settings: ResolvedDetectorSettings, runtime: DetectorRuntime = {}, cores = availableParallelism()): Promise<FaceDetector> {
-  if (cores < 2) return startFaceDetector(settings, runtime);
+  const backend = await ortBackend();
+  if (!detectorGetsThread(settings.thread, cores, backend)) {
+    log.debug(`detector on the main thread (detector.thread ${settings.thread}, ${cores} core(s), ONNX Runtime ${backend})`);
+    return startFaceDetector(settings, runtime);
+  }
   const detector = new ThreadedFaceDetector(settings, runtime);
   await detector.start();
   return detector;
