@@ -31,6 +31,11 @@ export interface SessionOptions {
   /** Writes the optimised graph here (to inspect which kernels run). Native only. */
   optimizedModelFilePath?: string;
   executionMode?: 'sequential' | 'parallel';
+  /**
+   * ORT's memory pattern (default on): it plans one block per input shape seen and keeps it. Off for a model run on
+   * varying batch sizes (the classifier: one input per face), where each size would keep a plan of its own. Native only.
+   */
+  memPattern?: boolean;
 }
 
 interface LoadedOrt {
@@ -143,6 +148,7 @@ function nativeOptions(opts: SessionOptions): Ort.InferenceSession.SessionOption
     ...common(opts),
     intraOpNumThreads: opts.intraOpNumThreads ?? 0,
     interOpNumThreads: 1,
+    ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };

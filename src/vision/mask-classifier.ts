@@ -53,7 +53,7 @@ export class OnnxMaskClassifier implements MaskClassifier {
     const { precision, report } = await resolveClassifierPrecision(this.opts, card);
     const file = verifiedModelFile(dir, card, precision);
     this.ort = await loadOrt();
-    const session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1 });
+    const session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1, memPattern: false });
     const size = card.input.width;
     this.inputName = session.inputNames.includes(card.input.inputName) ? card.input.inputName : session.inputNames[0]!;
     this.outputName = session.outputNames.includes(card.input.outputName) ? card.input.outputName : session.outputNames[0]!;
