@@ -36,8 +36,7 @@ async function handle(request: ThreadRequest): Promise<void> {
     } else if (request.type === 'close') {
       await detector?.close();
       detector = null;
-      reply({ type: 'closed' });
-      port.close();
+      port.close(); // the thread exits: close() on the main side waits for that
     }
   } catch (err) {
     const id = request.type === 'detect' ? request.id : undefined;

@@ -27,8 +27,7 @@ export type ThreadReply =
   | { type: 'started'; inputSize: number }
   | { type: 'faces'; id: number; faces: Face[]; rgb: ArrayBuffer }
   | { type: 'error'; id?: number; message: string; model: boolean }
-  | { type: 'log'; line: string; level: LogLevel }
-  | { type: 'closed' };
+  | { type: 'log'; line: string; level: LogLevel };
 
 interface Waiting {
   resolve(faces: Face[]): void;
