@@ -39,13 +39,14 @@ export interface PipelineParts {
 /** A frame taken from the source and made ready for detection (or stopped at the idle gate, or undecodable). */
 type Prepared =
   | { kind: 'frame'; seq: number; frame: Frame; thumb: GreyImage | null }
-  | Stopped;
-type Stopped =
+  | Undetected;
+/** A frame that goes no further than the gate or its decode. */
+type Undetected =
   | { kind: 'unchanged'; seq: number; capturedAt: number }
   | { kind: 'skipped'; seq: number }
   | { kind: 'failed'; seq: number; err: unknown };
 /** A frame with its faces, ready to classify. */
-type Detected = { kind: 'detected'; seq: number; frame: Frame; faces: Face[] } | Stopped;
+type Detected = { kind: 'detected'; seq: number; frame: Frame; faces: Face[] } | Undetected;
 
 export class Pipeline {
   readonly stats: PipelineStats;

@@ -1,7 +1,7 @@
 /**
  * The face detector the config names: the AIZOO face-mask SSD (float or int8) or BlazeFace front/back, with each model's
  * own defaults where the config leaves a threshold at null. `run`, `predict`, `eval` and the trainer's detector boxes all
- * build their detector here, so they run the same one.
+ * resolve its precision here and build it with startFaceDetector (start-face-detector.ts), so they run the same one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,8 +13,6 @@ import type { Box } from '../core/types.js';
 import { choosePrecision, fixedPrecision, loadCheckImages, readCpuInt8, type Precision } from './precision-choice.js';
 import { SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
 import { startFaceDetector, type DetectorRuntime, type DetectorSettings, type ResolvedDetectorSettings } from './start-face-detector.js';
-
-export { detectorName, MODEL_DEFAULTS, startFaceDetector, type DetectorRuntime, type DetectorSettings, type ResolvedDetectorSettings } from './start-face-detector.js';
 
 const log = createLogger('detector');
 

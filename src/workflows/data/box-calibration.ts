@@ -4,7 +4,8 @@
  * boxes do not move it; training split only, so validation and test stay unseen.
  */
 import { greedyMatch } from '../../core/geometry.js';
-import { createFaceDetector, type DetectorSettings } from '../../vision/create-face-detector.js';
+import { createFaceDetector } from '../../vision/create-face-detector.js';
+import type { DetectorSettings } from '../../vision/start-face-detector.js';
 import { readImageFile } from '../../vision/image-decode.js';
 import type { BoxCalibration } from '../../vision/ssd-detector.js';
 import type { FaceSample } from './photos.js';

@@ -1,7 +1,7 @@
 import { createLogger } from '../../core/log.js';
 import { LABELS, type Label } from '../../core/types.js';
 import { scanRoots, type DataRootSpec, type RootKind } from './datasets.js';
-import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import type { DetectorSettings } from '../../vision/start-face-detector.js';
 import { withDetectorBoxes, type DetectorBoxSummary } from './detector-boxes.js';
 import { probePhotos, samplesOf, type FaceSample } from './photos.js';
 import { SPLITS, splitPhotos, type SplitName, type SplitOptions } from './split.js';

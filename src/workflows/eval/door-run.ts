@@ -4,7 +4,8 @@
  */
 import { writeFileAtomic } from '../../core/files.js';
 import { ModelError } from '../../core/errors.js';
-import { createFaceDetector, detectorName, type DetectorSettings } from '../../vision/create-face-detector.js';
+import { createFaceDetector } from '../../vision/create-face-detector.js';
+import { detectorName, type DetectorSettings } from '../../vision/start-face-detector.js';
 import { createMaskClassifier } from '../../vision/mask-classifier.js';
 import { readModelCard } from '../../vision/model-card.js';
 import { loadLabelledData, samplesIn } from '../data/labelled-data.js';

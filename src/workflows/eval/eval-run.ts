@@ -1,7 +1,7 @@
 import { writeFileAtomic } from '../../core/files.js';
 import { ModelError } from '../../core/errors.js';
 import { readModelCard, verifiedModelFile, type ModelCard } from '../../vision/model-card.js';
-import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import type { DetectorSettings } from '../../vision/start-face-detector.js';
 import { loadLabelledData, loadTrainingData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { classifySamples, scoreRun, type EvaluationResult } from './evaluate.js';

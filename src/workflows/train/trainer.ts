@@ -6,7 +6,7 @@ import { LABELS, type Label } from '../../core/types.js';
 import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
 import { loadBaseModel, resolveBase, type BaseInfo } from './base.js';
 import { loadConfig } from '../../config/load.js';
-import type { DetectorSettings } from '../../vision/create-face-detector.js';
+import type { DetectorSettings } from '../../vision/start-face-detector.js';
 import { countByLabel, countsPerSplit, loadTrainingData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
