@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .command('eval')
     .description(
       'Evaluate a model folder as the daemon runs it: the configured face detector and the classifier on whole photos with hand-drawn boxes ' +
-        '(detection recall, labels, end-to-end macro-F1 with missed faces counted wrong, per class and face-size band); --crops: the classifier alone on face crops',
+        '(detection recall, labels, end-to-end macro-F1 with missed faces counted wrong, per class and face-size band, with 95 % intervals at door distance); --crops: the classifier alone on face crops',
     )
     .option('-c, --config <file>', 'config file: the detector, thresholds and classifier the daemon would run', DEFAULT_CONFIG_FILE)
     .option('--model <dir>', 'model folder (default: classifier.modelDir, the shipped model)')

@@ -13,6 +13,7 @@ import { fuseDetectorScores } from '../../decision/fuse-scores.js';
 import { readImageFile } from '../../vision/image-decode.js';
 import type { FaceSample } from '../data/photos.js';
 import { createProgressBar } from '../progress.js';
+import { bootstrapInterval, DEFAULT_BOOTSTRAP, wilsonInterval, type Interval } from './intervals.js';
 
 export const MATCH_IOU = 0.3;
 
@@ -94,6 +95,8 @@ export async function runDoorEval(samples: FaceSample[], parts: { detector: Face
 export interface ClassScore {
   n: number;
   detected: number;
+  /** Detected with the right label. */
+  correct: number;
   /** detected / n */
   detectionRecall: number;
   /** Right label among the detected faces. */
@@ -138,7 +141,7 @@ export function scoreDoor(faces: DoorFace[], fusionWeight = 0): DoorScore {
     const precision = predicted ? tp / predicted : 0;
     const recall = n ? tp / n : 0;
     const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
-    perClass[label] = { n, detected, detectionRecall: n ? detected / n : 0, labelAccuracy: detected ? tp / detected : 0, recall, precision, f1 };
+    perClass[label] = { n, detected, correct: tp, detectionRecall: n ? detected / n : 0, labelAccuracy: detected ? tp / detected : 0, recall, precision, f1 };
     if (n > 0 || predicted > 0) f1s.push(f1);
   });
   return { faces: faces.length, perClass, macroF1: f1s.length ? f1s.reduce((a, b) => a + b, 0) / f1s.length : 0, confusion };
@@ -151,18 +154,45 @@ export interface DoorReport {
   fusionWeight: number;
   /** Faces ≥ minFace px at door distance (10–40 % of the photo width): the targets. */
   door: DoorScore;
+  /** How far the door figures can be trusted with so few faces (intervals.ts). */
+  doorIntervals: DoorIntervals;
   bands: Array<{ band: BandName; all: DoorScore; large: DoorScore }>;
   all: DoorScore;
 }
 
+export interface DoorIntervals {
+  level: number;
+  /** Per class, Wilson score intervals of the detection recall and the end-to-end recall. */
+  perClass: Record<Label, { detectionRecall: Interval; recall: Interval }>;
+  /** Percentile bootstrap over the photos that hold door faces, each photo drawn whole. */
+  macroF1: Interval;
+  photos: number;
+  resamples: number;
+}
+
+export function doorIntervals(faces: DoorFace[], score: DoorScore, fusionWeight: number): DoorIntervals {
+  const byPhoto = new Map<string, DoorFace[]>();
+  for (const f of faces) byPhoto.set(f.photoId, [...(byPhoto.get(f.photoId) ?? []), f]);
+  const perClass = {} as DoorIntervals['perClass'];
+  for (const label of LABELS) {
+    const c = score.perClass[label];
+    perClass[label] = { detectionRecall: wilsonInterval(c.detected, c.n), recall: wilsonInterval(c.correct, c.n) };
+  }
+  const macroF1 = bootstrapInterval([...byPhoto.values()], (items) => scoreDoor(items, fusionWeight).macroF1);
+  return { level: DEFAULT_BOOTSTRAP.level, perClass, macroF1, photos: byPhoto.size, resamples: DEFAULT_BOOTSTRAP.resamples };
+}
+
 export function doorReport(run: DoorRun, minFace: number, fusionWeight: number): DoorReport {
   const large = run.faces.filter((f) => f.faceSize >= minFace);
+  const doorFaces = large.filter((f) => DOOR_BANDS.includes(f.band));
+  const door = scoreDoor(doorFaces, fusionWeight);
   return {
     photos: run.photos,
     unmatchedDetections: run.unmatched,
     minFace,
     fusionWeight,
-    door: scoreDoor(large.filter((f) => DOOR_BANDS.includes(f.band)), fusionWeight),
+    door,
+    doorIntervals: doorIntervals(doorFaces, door, fusionWeight),
     bands: BANDS.map((b) => ({ band: b.name, all: scoreDoor(run.faces.filter((f) => f.band === b.name), fusionWeight), large: scoreDoor(large.filter((f) => f.band === b.name), fusionWeight) })),
     all: scoreDoor(run.faces, fusionWeight),
   };

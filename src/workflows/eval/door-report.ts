@@ -2,6 +2,7 @@
 import sharp from 'sharp';
 import { LABELS } from '../../core/types.js';
 import { DOOR_BANDS, type DoorReport, type DoorScore } from './door-eval.js';
+import { formatInterval, wilsonInterval } from './intervals.js';
 
 const pct = (v: number) => (100 * v).toFixed(1);
 
@@ -26,8 +27,25 @@ export function formatDoorReport(title: string, r: DoorReport): string {
     ...r.bands.map((b) => row(`${b.band} ≥ ${r.minFace} px`, b.large)),
     ...r.bands.map((b) => row(`${b.band} all sizes`, b.all)),
     row('all faces', r.all),
+    ...intervalLines(r),
   ];
   return lines.join('\n');
+}
+
+/** The door row's figures with their 95 % intervals: what one face more or less could make of them. */
+function intervalLines(r: DoorReport): string[] {
+  const i = r.doorIntervals;
+  const shares = (what: 'detectionRecall' | 'recall', count: 'detected' | 'correct') =>
+    LABELS.map((l) => {
+      const c = r.door.perClass[l];
+      return `${l} ${c[what].toFixed(2)} (${c[count]}/${c.n}, ${formatInterval(i.perClass[l][what])})`;
+    }).join(', ');
+  return [
+    `${Math.round(i.level * 100)} % intervals at door distance (shares: Wilson; macro-F1: bootstrap over its ${i.photos} photos, ${i.resamples} resamples):`,
+    `  found  ${shares('detectionRecall', 'detected')}`,
+    `  e2e    ${shares('recall', 'correct')}`,
+    `  macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(i.macroF1)})`,
+  ];
 }
 
 const COLOURS = { mask: '#2e9e44', no_mask: '#d33', mask_incorrect: '#f0a020' } as const;
@@ -40,10 +58,15 @@ export async function doorPng(title: string, r: DoorReport): Promise<Buffer> {
   const y0 = 100;
   const h = 280;
   const groupW = (W - x0 - 40) / r.bands.length;
+  // A 95 % interval as a vertical line with end ticks.
+  const whisker = (x: number, [lo, hi]: [number, number], colour: string) => {
+    const [ya, yb] = [y0 + h - hi * h, y0 + h - lo * h];
+    return `<path d="M${x},${ya}V${yb}M${x - 3},${ya}H${x + 3}M${x - 3},${yb}H${x + 3}" stroke="${colour}" stroke-width="1.2" fill="none"/>`;
+  };
   const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`, `<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`];
   const door = LABELS.map((l) => `${l} ${r.door.perClass[l].detectionRecall.toFixed(2)} (n=${r.door.perClass[l].n})`).join(', ');
-  parts.push(`<text x="20" y="52" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale bar: found by the detector; full bar: found with the right label.</text>`);
-  parts.push(`<text x="20" y="70" font-size="13" fill="#444">Door distance (10–40 %): found ${esc(door)}; end-to-end macro-F1 ${r.door.macroF1.toFixed(3)}</text>`);
+  parts.push(`<text x="20" y="52" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale bar: found by the detector; full bar: found with the right label; whiskers: 95 % intervals (Wilson).</text>`);
+  parts.push(`<text x="20" y="70" font-size="13" fill="#444">Door distance (10–40 %): found ${esc(door)}; end-to-end macro-F1 ${r.door.macroF1.toFixed(3)} (95 % ${formatInterval(r.doorIntervals.macroF1)})</text>`);
   for (const t of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     const y = y0 + h - t * h;
     parts.push(`<line x1="${x0}" y1="${y}" x2="${W - 30}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" font-size="11" text-anchor="end">${t.toFixed(2)}</text>`);
@@ -57,7 +80,9 @@ export async function doorPng(title: string, r: DoorReport): Promise<Buffer> {
       if (c.n) {
         parts.push(`<rect x="${x}" y="${y0 + h - c.detectionRecall * h}" width="${bw - 6}" height="${c.detectionRecall * h}" fill="${COLOURS[l]}" fill-opacity="0.3"/>`);
         parts.push(`<rect x="${x + 4}" y="${y0 + h - c.recall * h}" width="${bw - 14}" height="${c.recall * h}" fill="${COLOURS[l]}"/>`);
-        parts.push(`<text x="${x + (bw - 6) / 2}" y="${y0 + h - c.detectionRecall * h - 4}" font-size="10" text-anchor="middle">${c.detectionRecall.toFixed(2)}</text>`);
+        parts.push(whisker(x + (bw - 6) / 2 - 5, wilsonInterval(c.detected, c.n), '#999'));
+        parts.push(whisker(x + (bw - 6) / 2 + 5, wilsonInterval(c.correct, c.n), '#222'));
+        parts.push(`<text x="${x + (bw - 6) / 2}" y="${y0 - 6}" font-size="10" text-anchor="middle">${c.detectionRecall.toFixed(2)}</text>`);
       }
       parts.push(`<text x="${x + (bw - 6) / 2}" y="${y0 + h + 16}" font-size="10" text-anchor="middle">n=${c.n}</text>`);
     });
