@@ -30,3 +30,11 @@ test('the large-face subset of an eval is not dragged down by a class it happens
   assert.equal(r.all.macroF1, 1);
   assert.equal(r.large.macroF1, 1);
 });
+
+test('each class row carries the 95 % interval of its recall, from its own counts', () => {
+  // mask_incorrect: 3 of 6 right; mask: 4 of 4
+  const m = metricsFromConfusion(confusionOf([0, 0, 0, 0, 2, 2, 2, 2, 2, 2], [0, 0, 0, 0, 2, 2, 2, 0, 1, 0]));
+  const rows = formatMetrics('test', m).split('\n');
+  assert.match(rows.find((r) => r.trimStart().startsWith('mask_incorrect'))!, /\s6\s+0\.19–0\.81$/);
+  assert.match(rows.find((r) => r.trimStart().startsWith('mask '))!, /\s4\s+0\.51–1\.00$/);
+});

@@ -1,4 +1,5 @@
 import { LABELS, type Label } from '../../core/types.js';
+import { formatInterval, wilsonInterval } from './intervals.js';
 
 /** Classification metrics from a confusion matrix: rows = true label, columns = predicted label (LABELS order). */
 export interface ClassMetrics {
@@ -83,11 +84,12 @@ export function formatMetrics(title: string, m: Metrics): string {
   const absent = m.labels.filter((l, c) => m.perClass[l].support === 0 && m.confusion.every((row) => row[c] === 0));
   const over = absent.length ? ` (over ${m.labels.length - absent.length} classes; no ${absent.join(', ')} here)` : '';
   const lines = [`${title}: ${m.count} faces, accuracy ${pct(m.accuracy).trim()} %, macro-F1 ${m.macroF1.toFixed(3)}${over}`];
-  lines.push(`  ${'label'.padEnd(15)} ${'prec %'.padStart(6)} ${'rec %'.padStart(6)} ${'F1 %'.padStart(6)} ${'n'.padStart(6)}`);
-  for (const l of m.labels) {
+  lines.push(`  ${'label'.padEnd(15)} ${'prec %'.padStart(6)} ${'rec %'.padStart(6)} ${'F1 %'.padStart(6)} ${'n'.padStart(6)}  recall, 95 % (Wilson)`);
+  m.labels.forEach((l, i) => {
     const c = m.perClass[l];
-    lines.push(`  ${l.padEnd(15)} ${pct(c.precision)} ${pct(c.recall)} ${pct(c.f1)} ${String(c.support).padStart(6)}`);
-  }
+    const recall = formatInterval(wilsonInterval(m.confusion[i]![i]!, c.support));
+    lines.push(`  ${l.padEnd(15)} ${pct(c.precision)} ${pct(c.recall)} ${pct(c.f1)} ${String(c.support).padStart(6)}  ${recall}`);
+  });
   lines.push(`  confusion (rows true, columns predicted: ${m.labels.join(', ')})`);
   m.confusion.forEach((row, i) => lines.push(`  ${m.labels[i].padEnd(15)} ${row.map((v) => String(v).padStart(6)).join(' ')}`));
   return lines.join('\n');
