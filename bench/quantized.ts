@@ -18,6 +18,7 @@ import { autoChoiceRow, timeCalls } from './stats.js';
 import { openSession } from '../src/onnx/session.js';
 import { resolveClassifierPrecision } from '../src/vision/mask-classifier.js';
 import { describeCpuInt8 } from '../src/vision/precision-choice.js';
+import { describeKinds, profileByKind, totalOf, type KindTimes } from './ort-profile.js';
 
 const SECTION = 'quantized';
 const CACHE = '.cache/bench';
@@ -81,6 +82,22 @@ const VARIANTS: Array<{ name: string; opts: Partial<QuantizeOptions> }> = [
 
 const SHIPPED = process.env.MASKWATCH_BENCH_MODEL ?? 'models/maskwatch-default';
 
+const PROFILE_RUNS = Math.max(20, Math.round(RUNS * 2));
+
+function profile(bytes: Uint8Array): Promise<KindTimes> {
+  return profileByKind(bytes, pseudoPicture(9), [1, SIZE, SIZE, 3], PROFILE_RUNS);
+}
+
+function profileRow(name: string, t: KindTimes, note: string): BenchRow {
+  return { section: SECTION, name, value: totalOf(t), unit: 'µs/run in kernels', note: `${describeKinds(t)}; ORT profiler, ${PROFILE_RUNS} runs; ${note}` };
+}
+
+/** Per kind, the all-int8 file's kernel time over the float file's: which kinds int8 makes faster on this CPU. */
+function kindRatioRow(name: string, fl: KindTimes, q: KindTimes, cpu: string): BenchRow {
+  const ratio = (kind: 'stem' | 'depthwise' | '1×1') => `${kind} ${(q[`${kind} int8`] / fl[`${kind} float`]).toFixed(2)}× (${q[`${kind} int8`].toFixed(0)} / ${fl[`${kind} float`].toFixed(0)} µs)`;
+  return { section: SECTION, name, value: totalOf(q) / totalOf(fl), unit: '×', note: `${ratio('stem')}, ${ratio('depthwise')}, ${ratio('1×1')}, other ${(q.other / fl.other).toFixed(2)}× (${q.other.toFixed(0)} / ${fl.other.toFixed(0)} µs); ORT profiler, ${PROFILE_RUNS} runs; ${cpu}` };
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const int8Features = describeCpuInt8();
@@ -98,6 +115,10 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ section: SECTION, name: `${label} int8/float`, value: q.median / fl.median, unit: '×', target: `≤ ${RATIO_TARGET}`, pass: q.median / fl.median <= RATIO_TARGET, note: `CPU-time ratio ${(q.cpuMs / fl.cpuMs).toFixed(2)}; ${cpu}` });
       if (threads === 1) rows.push(autoChoiceRow(SECTION, `shipped model, precision auto (1 thread)`, auto.precision, auto.report.reason, { float: fl.median, int8: q.median }, int8Features));
     }
+    const [pf, pq] = [await profile(shipped[0]![1]), await profile(shipped[1]![1])];
+    rows.push(profileRow('shipped model 1t float, by layer kind', pf, cpu));
+    const floatPart = pq['stem float'] + pq['depthwise float'] + pq['1×1 float'];
+    rows.push(profileRow('shipped model 1t int8, by layer kind', pq, `its float layers ${((100 * floatPart) / totalOf(pq)).toFixed(0)} % of the run; ${cpu}`));
   }
   for (const alpha of [0.35, 1.0]) {
     const f = await floatModel(alpha);
@@ -105,6 +126,7 @@ export async function run(): Promise<BenchRow[]> {
     for (const v of VARIANTS) models.push([v.name, await int8Model(alpha, f, v.name, v.opts)]);
     const int8 = models[1]![1];
     const kernels = summarizeKernels(await inspectOptimizedOps(int8));
+    if (alpha === 0.35) rows.push(kindRatioRow(`w${alpha} 1t all-int8/float, by layer kind`, await profile(f), await profile(int8), cpu));
     rows.push({ section: SECTION, name: `w${alpha} float file`, value: f.byteLength / 1024, unit: 'KB' });
     rows.push({
       section: SECTION,
