@@ -209,7 +209,8 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     base,
     head: finalHead,
     adjustBase: tuned?.copyInto,
-    fineTunedBlocks: tuned ? opts.fineTuneBlocks : 0,
+    // Epoch 0 best: validation kept the weights as they were, so the card says the base is frozen.
+    fineTunedBlocks: tuned && tuned.result.bestEpoch > 0 ? opts.fineTuneBlocks : 0,
     validation,
     test,
     calibrationPool: train,
