@@ -81,28 +81,38 @@ test('sysfs: chip by label, active-low lines, clear errors', async () => {
   }
 });
 
-test('console driver: one line per change of state, each with its time', async () => {
+test('console driver: one line per change of state, each with its time; lines set in one go print once', async () => {
   const lines: string[] = [];
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 14, 3, 27, 412));
   const gpio = new ConsoleGpio((l) => lines.push(l), clock);
+  const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
   await gpio.open({ green: 17, red: 27, amber: 22, buzzer: 18 });
   gpio.set('green', true);
   gpio.set('green', true);
+  await settled();
   clock.advance(1005);
+  // The next person: the buzzer starts and the light turns from green to red, all at once.
   gpio.set('buzzer', true);
-  gpio.set('buzzer', false);
   gpio.set('green', false);
   gpio.set('red', true);
+  await settled();
+  gpio.set('buzzer', false);
+  await settled();
+  gpio.set('red', false);
+  gpio.set('red', true);
+  await settled();
+  // Set and closed in the same go: the state reached is printed before the lines go off.
+  gpio.set('red', false);
+  gpio.set('amber', true);
   await gpio.close();
   const t0 = '2026-11-25T14:03:27.412Z';
   const t1 = '2026-11-25T14:03:28.417Z';
   assert.deepEqual(lines, [
     `${t0} [lights] off  buzzer off`,
     `${t0} [lights] GREEN  buzzer off`,
-    `${t1} [lights] GREEN  buzzer ON`,
-    `${t1} [lights] GREEN  buzzer off`,
-    `${t1} [lights] off  buzzer off`,
+    `${t1} [lights] RED  buzzer ON`,
     `${t1} [lights] RED  buzzer off`,
+    `${t1} [lights] AMBER  buzzer off`,
     `${t1} [lights] off  buzzer off`,
   ]);
 });

@@ -3,12 +3,15 @@ import type { GpioDriver } from '../core/seams.js';
 
 /**
  * Machines without GPIO: one line per change of state, stamped like the log lines (ISO 8601, ms, UTC), e.g.
- * `2026-11-25T14:03:27.412Z [lights] GREEN  buzzer off`.
+ * `2026-11-25T14:03:27.412Z [lights] GREEN  buzzer off`. Lines set in one go (a light switched from green to red, its
+ * buzzer started with it) print as one line once they are all set, as a person at the door would see them, not as
+ * the in-between states that last no time.
  */
 export class ConsoleGpio implements GpioDriver {
   readonly name = 'console';
   private state = new Map<string, boolean>();
   private lastLine = '';
+  private printPending = false;
 
   constructor(
     private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
@@ -24,7 +27,11 @@ export class ConsoleGpio implements GpioDriver {
   set(line: string, on: boolean): void {
     if (!this.state.has(line) || this.state.get(line) === on) return;
     this.state.set(line, on);
-    this.print();
+    if (this.printPending) return;
+    this.printPending = true;
+    queueMicrotask(() => {
+      if (this.printPending) this.print();
+    });
   }
 
   async close(): Promise<void> {
@@ -33,11 +40,13 @@ export class ConsoleGpio implements GpioDriver {
   }
 
   offSync(): void {
+    if (this.printPending) this.print(); // the state the lines reached before going off
     for (const k of this.state.keys()) this.state.set(k, false);
     if (this.state.size > 0) this.print();
   }
 
   private print(): void {
+    this.printPending = false;
     const lights = [...this.state].filter(([k, on]) => on && k !== 'buzzer').map(([k]) => k.toUpperCase());
     const buzzer = this.state.has('buzzer') ? `  buzzer ${this.state.get('buzzer') ? 'ON' : 'off'}` : '';
     const line = `[lights] ${lights.length ? lights.join('+') : 'off'}${buzzer}`;
