@@ -103,6 +103,8 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
   const meta = await sharp(png).metadata();
   assert.equal(meta.format, 'png');
   assert.ok(meta.width! >= 1000);
-  assert.match(formatDoorReport(result.title, r), /found {2}mask 1\.00 \(2\/2, 0\.34–1\.00\)/);
+  const text = formatDoorReport(result.title, r);
+  assert.match(text, /found {2}mask 1\.00 \(2\/2, 0\.34–1\.00\)/);
+  assert.match(text, /no_mask – \(0 faces\)/, 'no interval for a class with no door face');
   fs.rmSync(dir, { recursive: true, force: true });
 });

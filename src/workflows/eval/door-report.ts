@@ -38,7 +38,7 @@ function intervalLines(r: DoorReport): string[] {
   const shares = (what: 'detectionRecall' | 'recall', count: 'detected' | 'correct') =>
     LABELS.map((l) => {
       const c = r.door.perClass[l];
-      return `${l} ${c[what].toFixed(2)} (${c[count]}/${c.n}, ${formatInterval(i.perClass[l][what])})`;
+      return c.n ? `${l} ${c[what].toFixed(2)} (${c[count]}/${c.n}, ${formatInterval(i.perClass[l][what])})` : `${l} – (0 faces)`;
     }).join(', ');
   return [
     `${Math.round(i.level * 100)} % intervals at door distance (shares: Wilson; macro-F1: bootstrap over its ${i.photos} photos, ${i.resamples} resamples):`,
