@@ -108,3 +108,17 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
   assert.match(text, /no_mask – \(0 faces\)/, 'no interval for a class with no door face');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('eval resolves detector precision auto as the daemon does: the file it ran is named, and the cached choice is kept', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-door-auto-'));
+  const detector = { ...loadConfig({ env: {} }).config.detector, precision: 'auto' as const };
+  const run = () => runDoorEvaluation({ modelDir: 'models/maskwatch-default', precision: 'float', detector, data: [VOC], split: 'test', minFace: 32, fusionWeights: [1], json: path.join(dir, 'door.json'), cacheDir: path.join(dir, 'cache'), progress: false, stateDir: path.join(dir, 'state') });
+  const first = await run();
+  const ran = (JSON.parse(fs.readFileSync(path.join(dir, 'door.json'), 'utf8')) as { detector: { precision: string } }).detector.precision;
+  assert.ok(ran === 'int8' || ran === 'float', ran);
+  assert.match(first.title, new RegExp(`with ssd 260 ${ran},`));
+  assert.ok(fs.existsSync(path.join(dir, 'state', 'precision-choice.json')), 'the choice is cached in the state folder');
+  const second = await run();
+  assert.equal(second.title, first.title, 'the cached choice, not a new race');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

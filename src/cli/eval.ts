@@ -77,7 +77,7 @@ export function register(program: Command): void {
         if (weights.some((w) => !(w >= 0 && w <= 4))) fail(`--fusion-weight: weights from 0 to 4, got ${flags.fusionWeight?.join(' ')}`);
         const { runDoorEvaluation } = await import('../workflows/eval/door-run.js');
         const { formatDoorReport } = await import('../workflows/eval/door-report.js');
-        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision, detector: config.detector, split: flags.split as 'test', minFace, fusionWeights: weights });
+        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision, detector: config.detector, stateDir: config.stateDir, split: flags.split as 'test', minFace, fusionWeights: weights });
         for (const report of result.reports) process.stdout.write(formatDoorReport(result.title, report) + '\n\n');
       } catch (err) {
         fail(errorMessage(err));

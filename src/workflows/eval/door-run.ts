@@ -4,7 +4,7 @@
  */
 import { writeFileAtomic } from '../../core/files.js';
 import { ModelError } from '../../core/errors.js';
-import { createFaceDetector } from '../../vision/create-face-detector.js';
+import { createFaceDetector, resolveDetectorPrecision } from '../../vision/create-face-detector.js';
 import { detectorName, type DetectorSettings } from '../../vision/start-face-detector.js';
 import { createMaskClassifier } from '../../vision/mask-classifier.js';
 import { readModelCard } from '../../vision/model-card.js';
@@ -28,6 +28,8 @@ export interface DoorEvalOptions {
   png?: string;
   cacheDir: string;
   progress: boolean;
+  /** Where precision auto keeps its choice (the config's stateDir), so eval runs the detector file the daemon runs. */
+  stateDir?: string | null;
 }
 
 export interface DoorEvaluation {
@@ -43,7 +45,10 @@ export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluat
   const { data, roots } = o.data?.length ? { data: await loadLabelledData(o.data.map(parseDataSpec), DEFAULT_SPLIT, o.cacheDir), roots: o.data } : await loadCardData(card, o.cacheDir, o.modelDir, '--data ROOT', true);
   const samples = (o.data?.length ? data.samples : samplesIn(data, o.split)).filter((s) => s.box && !s.synthetic);
   if (!samples.length) throw new ModelError(`no photos with hand-drawn face boxes to evaluate in ${roots.join(', ')} (the end-to-end evaluation needs Pascal VOC photos; --crops evaluates face crops)`);
-  const detector = await createFaceDetector(o.detector, { intraOpNumThreads: 2 });
+  // Resolved as the daemon resolves it (1 thread, the cached choice): measured afresh here, a close race could pick the
+  // other file from one run to the next and change the figures.
+  const { settings } = await resolveDetectorPrecision(o.detector, { stateDir: o.stateDir ?? null });
+  const detector = await createFaceDetector(settings, { intraOpNumThreads: 2 });
   const classifier = await createMaskClassifier({ modelDir: o.modelDir, precision: o.precision });
   let run: DoorRun;
   try {
@@ -53,9 +58,9 @@ export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluat
     await classifier.close();
   }
   const where = o.data?.length ? `all photos of ${roots.join(', ')}` : `${o.split} split`;
-  const title = `${card.name} (${classifier.info.precision}) with ${detectorName(o.detector)}, ${where}`;
+  const title = `${card.name} (${classifier.info.precision}) with ${detectorName(settings)}, ${where}`;
   const reports = o.fusionWeights.map((w) => doorReport(run, o.minFace, w));
-  if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: o.detector, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
+  if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: settings, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
   if (o.png) writeFileAtomic(o.png, await doorPng(title, reports[0]!));
   return { title, run, reports };
 }
