@@ -43,6 +43,23 @@ test('split keeps photos (and duplicate pictures) whole, is stratified and deter
   assert.ok(Math.abs(faces.train / total - 0.7) < 0.05 && Math.abs(faces.test / total - 0.15) < 0.05, JSON.stringify(faces));
 });
 
+test('cross-validation folds: the test split stays, every other photo is validation in exactly one fold, duplicates together', () => {
+  const input = photos();
+  const options = { seed: 7, fractions: [0.7, 0.15, 0.15] as [number, number, number], duplicateDistance: 0 };
+  const plain = splitPhotos(input, options).splitOf;
+  const folds = Array.from({ length: 5 }, (_, index) => splitPhotos(input, { ...options, fold: { index, of: 5 } }).splitOf);
+  for (const p of input) {
+    const id = p.photoId;
+    if (plain.get(id) === 'test') assert.ok(folds.every((f) => f.get(id) === 'test'), `${id} stays in test`);
+    else assert.equal(folds.filter((f) => f.get(id) === 'validation').length, 1, `${id} is validation once`);
+  }
+  for (const f of folds) for (let i = 0; i < 10; i++) assert.equal(f.get(`copy/p${i * 7}.jpg`), f.get(`set/p${i * 7}.jpg`));
+  const rareIn = folds.map((f) => input.filter((p) => p.labels.includes('mask_incorrect') && f.get(p.photoId) === 'validation').length);
+  assert.ok(Math.max(...rareIn) - Math.min(...rareIn) <= 1, `the rare label spread evenly over the folds: ${rareIn}`);
+  assert.throws(() => splitPhotos(input, { ...options, fold: { index: 5, of: 5 } }), /fold 6 of 5/);
+  assert.throws(() => splitPhotos(input, { ...options, fold: { index: 0, of: 1 } }), /2 or more folds/);
+});
+
 test('synthetic crops join training only when their source photo is a training photo', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-synth-'));
   fs.mkdirSync(path.join(dir, 'mask_incorrect'));

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../core/paths.js';
+import type { TrainOptions } from '../workflows/train/options.js';
 
 interface TrainFlags {
   data?: string[];
@@ -19,6 +20,7 @@ interface TrainFlags {
   name?: string;
   quantize?: boolean;
   progress?: boolean;
+  crossValidate?: string;
 }
 
 function num(flag: string, value: string | undefined): number | undefined {
@@ -46,6 +48,7 @@ export function register(program: Command): void {
     .option('--name <name>', 'model name in the card')
     .option('--no-quantize', 'do not write the int8 model')
     .option('--no-progress', 'no progress bars')
+    .option('--cross-validate <folds>', 'instead of one model, judge the recipe: deal the non-test photos into this many folds, train one model per fold (OUT/fold-K-of-N) with that fold as validation, run each end to end on its fold as the daemon does, and report all folds pooled (OUT/cross-validation.json, .png); the test split stays untouched')
     .option('--config <file>', 'JSON file with the same options (camelCase: data, synthDir, out, base, inputSize, epochs, seed, margin, augment, ...); flags win')
     .addHelpText('after', '\nPaths in a config file are relative to the current folder (run from the project root).\nExample: maskwatch train --data ~/photos/voc ~/photos/crops --out models/my-shop\n(--data: Pascal VOC folders (annotations/*.xml + images/), class folders (mask/ no_mask/ mask_incorrect/), or a flat folder as DIR=no_mask)')
     .action(async (flags: TrainFlags) => {
@@ -73,6 +76,7 @@ export function register(program: Command): void {
       // The bundled base is found from any folder, as the models `run` loads are.
       if (merged.base === TRAIN_DEFAULTS.base && !fs.existsSync(merged.base)) merged.base = path.join(REPO_ROOT, TRAIN_DEFAULTS.base);
       const opts = validateTrainOptions(merged);
+      if (flags.crossValidate !== undefined) return void (await crossValidateCommand(opts, num('cross-validate', flags.crossValidate)!));
       const { runTraining } = await import('../workflows/train/trainer.js');
       const { formatMetrics } = await import('../workflows/eval/metrics.js');
       const result = await runTraining(opts);
@@ -81,4 +85,23 @@ export function register(program: Command): void {
       process.stdout.write(formatMetrics('test, all faces', t.all) + '\n');
       process.stdout.write(formatMetrics(`test, faces ≥ ${t.minFace} px`, t.large) + '\n');
     });
+}
+
+/** `train --cross-validate N`: the pooled end-to-end report at the daemon's fusion weight, and a line for each other. */
+async function crossValidateCommand(opts: TrainOptions, folds: number): Promise<void> {
+  const { loadConfig } = await import('../config/load.js');
+  const { crossValidate } = await import('../workflows/eval/cross-validate.js');
+  const { formatDoorReport } = await import('../workflows/eval/door-report.js');
+  const { formatInterval } = await import('../workflows/eval/intervals.js');
+  const { config } = loadConfig({ env: {} });
+  const weight = config.classifier.detectorScoreWeight;
+  const weights = [weight, ...[0, 0.5, 1, 2].filter((w) => w !== weight)];
+  const cv = await crossValidate({ train: opts, folds, detector: config.detector, stateDir: config.stateDir, fusionWeights: weights, minFace: opts.minFace });
+  process.stdout.write(formatDoorReport(cv.title, cv.pooled[0]!) + '\n');
+  for (const r of cv.pooled.slice(1)) {
+    const mi = r.door.perClass.mask_incorrect;
+    process.stdout.write(`label fusion weight ${r.fusionWeight}: door macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(r.doorIntervals.macroF1)}), mask_incorrect ${mi.correct}/${mi.n}\n`);
+  }
+  for (const f of cv.folds) process.stdout.write(`fold ${f.fold}: ${f.photos} photos, door macro-F1 ${f.door.macroF1.toFixed(3)} on ${f.door.faces} faces (${f.model})\n`);
+  process.stdout.write(`written: ${cv.json}, ${cv.png}\n`);
 }

@@ -22,6 +22,11 @@ export interface SplitOptions {
   fractions: [number, number, number];
   /** Max differing bits of the average hash for two photos to count as duplicates; -1 turns grouping off. */
   duplicateDistance: number;
+  /**
+   * Cross-validation: the test split stays as above, the other photos are dealt into `of` folds the same way
+   * (by group, stratified), and fold `index` (0-based) becomes the validation split, the rest training.
+   */
+  fold?: { index: number; of: number };
 }
 
 export interface SplitResult {
@@ -87,28 +92,44 @@ export function splitPhotos(input: SplitPhoto[], options: SplitOptions = DEFAULT
     strata.set(key, list);
   }
 
+  const bucketOf = dealGroups(strata, target, options.seed, 'split');
+  if (options.fold) {
+    const { index, of } = options.fold;
+    if (!Number.isInteger(of) || of < 2 || !Number.isInteger(index) || index < 0 || index >= of) throw new Error(`split fold ${index + 1} of ${of}: need 2 or more folds and a fold among them`);
+    const kept = new Map<Label, SplitPhoto[][]>();
+    for (const [label, groups] of strata) kept.set(label, groups.filter((g) => bucketOf.get(g) !== 2));
+    const foldOf = dealGroups(kept, new Array<number>(of).fill(1 / of), options.seed, 'fold');
+    for (const [group, fold] of foldOf) bucketOf.set(group, fold === index ? 1 : 0);
+  }
   const splitOf = new Map<string, SplitName>();
+  for (const [group, bucket] of bucketOf) for (const p of group) splitOf.set(p.photoId, SPLITS[bucket]!);
+  return { splitOf, groups: members.size, duplicateGroups: [...members.values()].filter((g) => g.length > 1).length };
+}
+
+/** Deals each stratum's groups (shuffled, seeded) to the bucket furthest below its share of that label's faces. */
+function dealGroups(strata: Map<Label, SplitPhoto[][]>, shares: number[], seed: number, tag: string): Map<SplitPhoto[], number> {
+  const bucketOf = new Map<SplitPhoto[], number>();
   for (const label of LABELS) {
     const groups = strata.get(label);
     if (!groups) continue;
-    shuffleInPlace(groups, createRng(deriveSeed(options.seed, 'split', label)));
-    const have = [0, 0, 0];
+    const order = shuffleInPlace([...groups], createRng(deriveSeed(seed, tag, label)));
+    const have = new Array<number>(shares.length).fill(0);
     let total = 0;
-    for (const group of groups) {
+    for (const group of order) {
       const size = Math.max(1, group.reduce((n, p) => n + p.labels.filter((l) => l === label).length, 0));
       total += size;
       let best = 0;
       let bestDeficit = -Infinity;
-      for (let s = 0; s < 3; s++) {
-        const deficit = target[s] * total - have[s];
-        if (target[s] > 0 && deficit > bestDeficit + 1e-9) {
-          best = s;
+      for (let b = 0; b < shares.length; b++) {
+        const deficit = shares[b]! * total - have[b]!;
+        if (shares[b]! > 0 && deficit > bestDeficit + 1e-9) {
+          best = b;
           bestDeficit = deficit;
         }
       }
-      have[best] += size;
-      for (const p of group) splitOf.set(p.photoId, SPLITS[best]);
+      have[best]! += size;
+      bucketOf.set(group, best);
     }
   }
-  return { splitOf, groups: members.size, duplicateGroups: [...members.values()].filter((g) => g.length > 1).length };
+  return bucketOf;
 }

@@ -5,7 +5,7 @@
 import { writeFileAtomic } from '../../core/files.js';
 import { ModelError } from '../../core/errors.js';
 import { createFaceDetector, resolveDetectorPrecision } from '../../vision/create-face-detector.js';
-import { detectorName, type DetectorSettings } from '../../vision/start-face-detector.js';
+import { detectorName, type DetectorSettings, type ResolvedDetectorSettings } from '../../vision/start-face-detector.js';
 import { createMaskClassifier } from '../../vision/mask-classifier.js';
 import { readModelCard } from '../../vision/model-card.js';
 import { loadLabelledData, samplesIn } from '../data/labelled-data.js';
@@ -37,6 +37,8 @@ export interface DoorEvaluation {
   run: DoorRun;
   /** One report per fusion weight asked for, in that order. */
   reports: DoorReport[];
+  /** The detector as it ran (precision auto resolved). */
+  detector: ResolvedDetectorSettings;
 }
 
 export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluation> {
@@ -62,5 +64,5 @@ export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluat
   const reports = o.fusionWeights.map((w) => doorReport(run, o.minFace, w));
   if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: settings, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
   if (o.png) writeFileAtomic(o.png, await doorPng(title, reports[0]!));
-  return { title, run, reports };
+  return { title, run, reports, detector: settings };
 }

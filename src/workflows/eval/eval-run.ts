@@ -36,7 +36,7 @@ export interface EvalReport {
 
 interface CardTraining {
   data?: Array<{ root: string }>;
-  split?: { seed: number; fractions: [number, number, number]; duplicateDistance: number };
+  split?: { seed: number; fractions: [number, number, number]; duplicateDistance: number; fold?: { index: number; of: number } };
   detectorBoxes?: { settings: DetectorSettings } | null;
 }
 
@@ -46,7 +46,7 @@ export async function loadCardData(card: ModelCard, cacheDir: string | null, dir
   const training = (card.training ?? {}) as CardTraining;
   if (!training.data?.length || !training.split) throw new ModelError(`model ${dir}: its card names no training data, so give ${instead}`);
   const roots = training.data.map((d) => d.root);
-  const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance };
+  const split = { seed: training.split.seed, fractions: training.split.fractions, duplicateDistance: training.split.duplicateDistance, ...(training.split.fold ? { fold: training.split.fold } : {}) };
   // A model trained on detector boxes is calibrated and checked on them too (the same detector, recorded in its card).
   const detector = handBoxes ? null : (training.detectorBoxes?.settings ?? null);
   return { data: await loadTrainingData(roots.map(parseDataSpec), split, cacheDir, detector, false), roots, split };

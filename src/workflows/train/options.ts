@@ -40,6 +40,8 @@ export interface TrainOptions {
   fineTuneLearningRate: number;
   name: string;
   progress: boolean;
+  /** Cross-validation (cross-validate.ts): this fold of the non-test photos is the validation split. */
+  fold?: { index: number; of: number };
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {

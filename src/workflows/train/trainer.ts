@@ -116,7 +116,7 @@ export function shippedDetector(): DetectorSettings {
 export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> {
   const started = Date.now();
   const specs = opts.data.map(parseDataSpec);
-  const splitOptions = { seed: opts.seed, fractions: opts.split, duplicateDistance: opts.duplicateDistance };
+  const splitOptions = { seed: opts.seed, fractions: opts.split, duplicateDistance: opts.duplicateDistance, ...(opts.fold ? { fold: opts.fold } : {}) };
   const data = await loadTrainingData(specs, splitOptions, opts.cacheDir, opts.detectorBoxes ? shippedDetector() : null, opts.progress);
   const perSplit = countsPerSplit(data);
   log.info(`faces per split: ${JSON.stringify(perSplit)} (${data.duplicateGroups} duplicate groups kept together)`);
@@ -168,7 +168,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
     data: data.roots.map((r) => ({ root: r.label ? `${r.path}=${r.label}` : r.path, kind: r.kind, photos: r.photos, skipped: r.skipped })),
     badPictures: data.badPictures,
     detectorBoxes: data.detectorBoxes,
-    split: { seed: opts.seed, fractions: opts.split, by: 'photo, stratified by the rarest label in the photo', duplicateDistance: opts.duplicateDistance, duplicateGroups: data.duplicateGroups },
+    split: { seed: opts.seed, fractions: opts.split, by: 'photo, stratified by the rarest label in the photo', duplicateDistance: opts.duplicateDistance, duplicateGroups: data.duplicateGroups, ...(opts.fold ? { fold: opts.fold } : {}) },
     counts: perSplit,
     countsMinFace: { minFace: opts.minFace, ...countsPerSplit(data, opts.minFace) },
     synthetic: synthetic
