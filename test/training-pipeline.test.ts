@@ -52,6 +52,9 @@ test('training writes a whole model folder whose card sha256s match its files', 
   assert.deepEqual(card.labels, ['mask', 'no_mask', 'mask_incorrect']);
   assert.equal(card.input.width, 224);
   assert.equal(card.cropMargin, 0.15);
+  const boxes = (card.training as { detectorBoxes: { detector: string; settings: { precision: string } } }).detectorBoxes;
+  assert.match(boxes.detector, /^ssd 260 (int8|float)$/, 'the crops name the SSD file that cut them, precision auto resolved');
+  assert.notEqual(boxes.settings.precision, 'auto');
   verifiedModelFile(model, card, 'float');
   verifiedModelFile(model, card, 'int8');
   const q = card.quantization as { floatLayers: number; trials: Array<{ floatLayers: number; checkAgreementPct: number }>; targetMet: boolean; test: { labelAgreementPctLarge: number }; calibrationCrops: number };

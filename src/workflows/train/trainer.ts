@@ -6,7 +6,8 @@ import { LABELS, type Label } from '../../core/types.js';
 import { AUGMENT_RECIPE, AUGMENT_VERSION } from './augment.js';
 import { loadBaseModel, resolveBase, type BaseInfo } from './base.js';
 import { loadConfig } from '../../config/load.js';
-import type { DetectorSettings } from '../../vision/start-face-detector.js';
+import { resolveDetectorPrecision } from '../../vision/create-face-detector.js';
+import type { ResolvedDetectorSettings } from '../../vision/start-face-detector.js';
 import { countByLabel, countsPerSplit, loadTrainingData, samplesIn, type LabelledData } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { extractFeatures, type FeatureJob, type FeatureOptions } from './features.js';
@@ -108,16 +109,21 @@ export interface TrainingOutcome {
   seconds: number;
 }
 
-/** The detector the daemon runs by default: the config schema's detector.* defaults. */
-export function shippedDetector(): DetectorSettings {
-  return loadConfig({ env: {} }).config.detector;
+/**
+ * The detector the daemon runs by default (the config schema's detector.* defaults), with precision auto resolved as
+ * the daemon resolves it (1 thread, the choice cached in stateDir): timed afresh, a close race could give the crops of
+ * one training run the float SSD's boxes and the next run the int8 one's.
+ */
+export async function shippedDetector(): Promise<ResolvedDetectorSettings> {
+  const { config } = loadConfig({ env: {} });
+  return (await resolveDetectorPrecision(config.detector, { stateDir: config.stateDir })).settings;
 }
 
 export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> {
   const started = Date.now();
   const specs = opts.data.map(parseDataSpec);
   const splitOptions = { seed: opts.seed, fractions: opts.split, duplicateDistance: opts.duplicateDistance, ...(opts.fold ? { fold: opts.fold } : {}) };
-  const data = await loadTrainingData(specs, splitOptions, opts.cacheDir, opts.detectorBoxes ? shippedDetector() : null, opts.progress);
+  const data = await loadTrainingData(specs, splitOptions, opts.cacheDir, opts.detectorBoxes ? await shippedDetector() : null, opts.progress);
   const perSplit = countsPerSplit(data);
   log.info(`faces per split: ${JSON.stringify(perSplit)} (${data.duplicateGroups} duplicate groups kept together)`);
   const train = samplesIn(data, 'train');
