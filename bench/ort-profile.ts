@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { openSession } from '../src/onnx/session.js';
 
 export type LayerKind = 'stem' | 'depthwise' | '1×1' | 'other';
 export type KindTimes = Record<`${Exclude<LayerKind, 'other'>} ${'float' | 'int8'}` | 'other', number>;
@@ -45,7 +46,7 @@ function convKind(e: ProfileEvent): Exclude<LayerKind, 'other'> {
 export async function profileByKind(model: Uint8Array, input: Float32Array, dims: number[], runs = 200, warmup = 20): Promise<KindTimes> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-ort-profile-'));
   try {
-    const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: path.join(dir, 'run') });
+    const session = await openSession(model, { intraOpNumThreads: 1, profileFilePrefix: path.join(dir, 'run') });
     const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) };
     for (let i = 0; i < warmup + runs; i++) await session.run(feeds);
     session.endProfiling();

@@ -36,6 +36,8 @@ export interface SessionOptions {
    * varying batch sizes (the classifier: one input per face), where each size would keep a plan of its own. Native only.
    */
   memPattern?: boolean;
+  /** ORT's profiler writes its JSON to `<prefix>_<date>.json` when the session calls endProfiling(). Native only. */
+  profileFilePrefix?: string;
 }
 
 interface LoadedOrt {
@@ -150,6 +152,7 @@ function nativeOptions(opts: SessionOptions): Ort.InferenceSession.SessionOption
     interOpNumThreads: 1,
     ...(opts.memPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
+    ...(opts.profileFilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix } : {}),
     ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
 }

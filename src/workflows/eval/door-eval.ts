@@ -170,7 +170,7 @@ export interface DoorIntervals {
   resamples: number;
 }
 
-export function doorIntervals(faces: DoorFace[], score: DoorScore, fusionWeight: number): DoorIntervals {
+function doorIntervals(faces: DoorFace[], score: DoorScore, fusionWeight: number): DoorIntervals {
   const byPhoto = new Map<string, DoorFace[]>();
   for (const f of faces) byPhoto.set(f.photoId, [...(byPhoto.get(f.photoId) ?? []), f]);
   const perClass = {} as DoorIntervals['perClass'];

@@ -114,7 +114,7 @@ export interface TrainingOutcome {
  * the daemon resolves it (1 thread, the choice cached in stateDir): timed afresh, a close race could give the crops of
  * one training run the float SSD's boxes and the next run the int8 one's.
  */
-export async function shippedDetector(): Promise<ResolvedDetectorSettings> {
+async function shippedDetector(): Promise<ResolvedDetectorSettings> {
   const { config } = loadConfig({ env: {} });
   return (await resolveDetectorPrecision(config.detector, { stateDir: config.stateDir })).settings;
 }
