@@ -49,8 +49,8 @@ function cacheName(settings: ResolvedDetectorSettings): string {
 
 /** The samples with detector boxes in the chosen splits (others unchanged), and what happened. */
 export async function withDetectorBoxes(samples: FaceSample[], inSplit: (s: FaceSample) => boolean, settings: DetectorSettings, cacheDir: string | null, progress = true): Promise<{ samples: FaceSample[]; summary: DetectorBoxSummary }> {
-  // precision auto: the file the daemon would run on this CPU.
-  const detectSettings = { ...(await resolveDetectorPrecision(settings, { intraOpNumThreads: 2 })).settings, minFaceSize: 0, maxFaces: 100 };
+  // precision auto (cards written before the trainer resolved it): timed with 1 thread, as the daemon times it.
+  const detectSettings = { ...(await resolveDetectorPrecision(settings, { intraOpNumThreads: 1 })).settings, minFaceSize: 0, maxFaces: 100 };
   const photos = [...new Set(samples.filter((s) => s.box && !s.synthetic && inSplit(s)).map((s) => s.file))].sort();
   const cacheFile = cacheDir ? path.join(cacheDir, cacheName(detectSettings)) : null;
   let cache: Cache = {};
