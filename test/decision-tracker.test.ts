@@ -62,6 +62,18 @@ test('the median ignores a single wild score; no decision while the median is be
 
   const unsure = new IouTracker(OPTS);
   for (let i = 0; i < 8; i++) assert.equal(unsure.update(i * 100, [face(at(100), 'mask', 0.5)]).decided.length, 0);
+  const [end] = unsure.update(700 + OPTS.lostAfterMs + 1, []).left;
+  assert.equal(end?.label, null);
+  assert.equal(end?.unsure?.label, 'mask', 'an undecided person says what its median was, for the log');
+  assert.ok(end!.unsure!.score < OPTS.confidence);
+});
+
+test('a track too short to decide ends without a best guess', () => {
+  const t = new IouTracker(OPTS);
+  t.update(0, [face(at(100), 'mask', 0.99)]);
+  const [end] = t.update(OPTS.lostAfterMs + 1, []).left;
+  assert.equal(end?.frames, 1);
+  assert.equal(end?.unsure, undefined);
 });
 
 test('a person unseen for lostAfterMs ends; coming back is a new track and a new decision', () => {

@@ -74,6 +74,12 @@ test('events arrive with QoS 1 and consecutive seq; availability is online, then
   assert.match(e.id, /^[0-9a-f-]{36}$/);
   assert.equal(new Date(e.ts).toISOString(), e.ts);
   assert.deepEqual({ device: e.device, score: e.score, frames: e.frames, durationMs: e.durationMs, model: e.model }, { device: 'door1', score: 0.912, frames: 5, durationMs: 700, model: MODEL });
+  s.publishPerson({ trackId: 4, label: null, frames: 9, durationMs: 700.4, unsure: { label: 'mask_incorrect', score: 0.48123 }, at: 0, source: 'test' });
+  s.publishPerson({ trackId: 5, label: null, frames: 1, durationMs: 0, at: 0, source: 'test' });
+  await waitFor('2 left', () => got.filter((m) => m.topic.endsWith('/person')).length >= 2);
+  const [unsure, blip] = got.filter((m) => m.topic.endsWith('/person')).map((m) => JSON.parse(m.text));
+  assert.deepEqual([unsure.type, unsure.label, unsure.durationMs, unsure.unsure], ['left', null, 700, { label: 'mask_incorrect', score: 0.481 }]);
+  assert.equal('unsure' in blip, false, 'a track too short to decide carries no best guess');
   s.publishState({ light: 'red', label: 'no_mask', peopleInView: 2 });
   await waitFor('counts', () => got.some((m) => m.topic.endsWith('/counts') && JSON.parse(m.text).mask_incorrect === 1));
   await waitFor('outbox empty', () => s.outboxDepth() === 0);

@@ -26,6 +26,8 @@ export interface PersonLeft {
   label: Label | null;
   frames: number;
   durationMs: number;
+  /** Undecided after enough frames: the median's best label, below tracker.confidence. */
+  unsure?: { label: Label; score: number };
   at: number;
   source: SourceName;
 }

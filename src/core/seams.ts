@@ -62,6 +62,8 @@ export interface TrackEnd {
   label: Label | null;
   frames: number;
   durationMs: number;
+  /** Undecided after enough frames: the median's best label, whose score stayed below the confidence needed. */
+  unsure?: { label: Label; score: number };
 }
 export interface TrackerUpdate {
   /** Tracks started on this update (a new face). */

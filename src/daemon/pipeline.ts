@@ -178,7 +178,11 @@ export class Pipeline {
       log.info(`person ${decision.trackId}: ${decision.label} (${decision.score.toFixed(2)}, ${decision.frames} frames)`);
       bus.emit('person.decided', { decision, model: { name: classifier.info.name, sha256: classifier.info.sha256 }, source: from });
     }
-    for (const end of update.left) bus.emit('person.left', { ...end, at: now, source: from });
+    for (const end of update.left) {
+      if (end.unsure) log.info(`person ${end.trackId} left undecided after ${end.frames} frames (median ${end.unsure.label} ${end.unsure.score.toFixed(2)}, below tracker.confidence): no light, no event`);
+      else if (end.label === null) log.debug(`track ${end.trackId}: seen ${end.frames} frame(s), too few to decide`);
+      bus.emit('person.left', { ...end, at: now, source: from });
+    }
     door.update(update.showing, update.inView);
     const done = clock.now();
     this.stats.frameProcessed(done - capturedAt);

@@ -51,7 +51,8 @@ export class IouTracker implements Tracker {
     const left: TrackEnd[] = [];
     this.tracks = this.tracks.filter((t) => {
       if (now - t.lastSeenAt <= this.opts.lostAfterMs) return true;
-      left.push({ trackId: t.id, label: t.decision?.label ?? null, frames: t.frames, durationMs: t.lastSeenAt - t.firstSeenAt });
+      const unsure = !t.decision && t.frames >= this.opts.minFrames ? { unsure: this.medianLabel(t) } : {};
+      left.push({ trackId: t.id, label: t.decision?.label ?? null, frames: t.frames, durationMs: t.lastSeenAt - t.firstSeenAt, ...unsure });
       return false;
     });
     const assigned = this.match(faces);

@@ -135,7 +135,10 @@ export class MqttEventSink implements EventSink {
 
   publishPerson(change: PersonEntered | PersonLeft): void {
     const ts = this.clock.date().toISOString();
-    if ('label' in change) this.publish('person', { type: 'left', trackId: change.trackId, label: change.label, frames: change.frames, durationMs: Math.round(change.durationMs), source: change.source, ts });
+    if ('label' in change) {
+      const unsure = change.unsure ? { unsure: { label: change.unsure.label, score: Number(change.unsure.score.toFixed(3)) } } : {};
+      this.publish('person', { type: 'left', trackId: change.trackId, label: change.label, frames: change.frames, durationMs: Math.round(change.durationMs), ...unsure, source: change.source, ts });
+    }
     else this.publish('person', { type: 'entered', trackId: change.trackId, label: null, source: change.source, ts });
   }
 

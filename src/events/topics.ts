@@ -39,6 +39,8 @@ export interface PersonPayload {
   /** On leaving: frames seen and time in view. */
   frames?: number;
   durationMs?: number;
+  /** On leaving undecided after tracker.minFrames frames: the median's best label, below tracker.confidence. */
+  unsure?: { label: Label; score: number };
   source: string;
   ts: string;
 }
