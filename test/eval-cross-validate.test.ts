@@ -33,7 +33,7 @@ before(async () => {
   }
   opts = { ...TRAIN_DEFAULTS, data: [voc], out: path.join(dir, 'cv'), name: 'cv-test', cacheDir: path.join(dir, 'cache'), epochs: 3, augment: 0, maxCopies: 2, patience: 3, batchSize: 16, progress: false };
   const { config } = loadConfig({ env: {} });
-  cv = await crossValidate({ train: opts, folds: 2, detector: { ...config.detector, precision: 'float' }, stateDir: null, fusionWeights: [1, 0], minFace: 32 });
+  cv = await crossValidate({ train: opts, folds: 2, detector: { ...config.detector, precision: 'float' }, stateDir: null, rules: [{ fusionWeight: 1, confidence: 0.6 }, { fusionWeight: 0, confidence: 0 }], minFace: 32 });
 });
 
 after(() => {
@@ -45,11 +45,11 @@ test('each non-test photo is judged once, by the fold model that did not train o
   const nonTest = new Set([...data.splitOf].filter(([, s]) => s !== 'test').map(([id]) => id));
   assert.equal(cv.folds.length, 2);
   assert.equal(cv.folds[0]!.photos + cv.folds[1]!.photos, nonTest.size, 'the two folds hold every non-test photo');
-  const written = JSON.parse(fs.readFileSync(cv.json, 'utf8')) as { faces: Array<{ photoId: string }>; pooled: Array<{ fusionWeight: number }> };
+  const written = JSON.parse(fs.readFileSync(cv.json, 'utf8')) as { faces: Array<{ photoId: string }>; pooled: Array<{ fusionWeight: number; confidence: number }> };
   const judged = new Set(written.faces.map((f) => f.photoId));
   for (const id of judged) assert.ok(nonTest.has(id), `${id} is not a test photo`);
   assert.equal(judged.size, nonTest.size);
-  assert.deepEqual(written.pooled.map((r) => r.fusionWeight), [1, 0]);
+  assert.deepEqual(written.pooled.map((r) => [r.fusionWeight, r.confidence]), [[1, 0.6], [0, 0]]);
   for (const [k, fold] of cv.folds.entries()) {
     const card = readModelCard(fold.model);
     assert.deepEqual((card.training as { split: { fold: unknown } }).split.fold, { index: k, of: 2 }, 'the card records its fold, so eval recomputes the same split');
@@ -60,5 +60,5 @@ test('each non-test photo is judged once, by the fold model that did not train o
 });
 
 test('a number of folds outside 2..20 is one clear error', async () => {
-  await assert.rejects(crossValidate({ train: { ...TRAIN_DEFAULTS, data: ['x'] }, folds: 1, detector: loadConfig({ env: {} }).config.detector, stateDir: null, fusionWeights: [1], minFace: 32 }), /from 2 to 20, got 1/);
+  await assert.rejects(crossValidate({ train: { ...TRAIN_DEFAULTS, data: ['x'] }, folds: 1, detector: loadConfig({ env: {} }).config.detector, stateDir: null, rules: [{ fusionWeight: 1, confidence: 0.6 }], minFace: 32 }), /from 2 to 20, got 1/);
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config/load.js';
-import { doorReport, scoreDoor, type DoorFace } from '../src/workflows/eval/door-eval.js';
+import { ARGMAX, doorReport, scoreDoor, verdictOf, type DoorFace } from '../src/workflows/eval/door-eval.js';
 import { formatDoorReport } from '../src/workflows/eval/door-report.js';
 import { runDoorEvaluation } from '../src/workflows/eval/door-run.js';
 import { bootstrapInterval, wilsonInterval } from '../src/workflows/eval/intervals.js';
@@ -67,13 +67,29 @@ test('a face the detector missed counts as wrong, and the door intervals hold th
   assert.deepEqual([s.perClass.mask.n, s.perClass.mask.detected, s.perClass.mask.correct], [2, 1, 1]);
   assert.equal(s.perClass.mask.recall, 0.5, 'the missed mask face is not forgiven');
   assert.equal(s.perClass.mask_incorrect.correct, 1);
-  assert.equal(s.confusion[0]![3], 1, 'missed, in the last column');
-  const r = doorReport({ faces, photos: 4, unmatched: 0 }, 32, 0);
+  assert.equal(s.confusion[0]![3], 1, 'missed, in the column after the labels');
+  const r = doorReport({ faces, photos: 4, unmatched: 0 }, 32, ARGMAX);
   assert.equal(r.doorIntervals.photos, 4);
   assert.deepEqual(r.doorIntervals.perClass.mask.recall, wilsonInterval(1, 2));
   const [lo, hi] = r.doorIntervals.macroF1;
   assert.ok(lo <= r.door.macroF1 && r.door.macroF1 <= hi && hi - lo > 0.1, `${lo}..${hi} around ${r.door.macroF1}`);
   assert.match(formatDoorReport('made up', r), /e2e {4}mask 0\.50 \(1\/2, 0\.09–0\.91\)/);
+});
+
+test("a face whose best score stays below the tracker's confidence is undecided: found, but no light, and wrong", () => {
+  const faces = [face('a', 'mask', [0.9, 0.05, 0.05]), face('b', 'mask_incorrect', [0.35, 0.1, 0.55]), face('c', 'no_mask', [0.5, 0.45, 0.05])];
+  const argmax = scoreDoor(faces, ARGMAX);
+  assert.equal(argmax.perClass.mask_incorrect.correct, 1, 'its best label is right');
+  const rule = { fusionWeight: 0, confidence: 0.6 };
+  assert.equal(verdictOf(faces[1]!, rule), 'undecided');
+  const s = scoreDoor(faces, rule);
+  assert.deepEqual([s.perClass.mask_incorrect.detected, s.perClass.mask_incorrect.undecided, s.perClass.mask_incorrect.correct], [1, 1, 0]);
+  assert.equal(s.confusion[2]![4], 1, 'undecided, in the last column');
+  assert.equal(s.perClass.mask.precision, 1, 'an undecided no_mask face is not a wrong mask light');
+  assert.ok(argmax.perClass.mask.precision < 1);
+  const r = doorReport({ faces, photos: 3, unmatched: 0 }, 32, rule);
+  assert.equal(r.confidence, 0.6);
+  assert.match(formatDoorReport('made up', r), /undecided at confidence 0\.6 \(no light\): mask 0\/1, no_mask 1\/1, mask_incorrect 1\/1/);
 });
 
 test('maskwatch eval on Pascal VOC photos: the real detector and classifier, every hand-drawn face scored, JSON and PNG', async () => {
@@ -83,7 +99,7 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
   const detector = { ...loadConfig({ env: {} }).config.detector, precision: 'float' as const };
   const result = await runDoorEvaluation({
     modelDir: 'models/maskwatch-default', precision: 'float', detector, data: [VOC], split: 'test', minFace: 32,
-    fusionWeights: [0, 1], json, png, cacheDir: path.join(dir, 'cache'), progress: false,
+    rules: [ARGMAX, { fusionWeight: 1, confidence: 0 }], json, png, cacheDir: path.join(dir, 'cache'), progress: false,
   });
   assert.equal(result.run.photos, 2);
   assert.equal(result.run.faces.length, 6, 'every hand-drawn face of both photos');
@@ -112,7 +128,7 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
 test('eval resolves detector precision auto as the daemon does: the file it ran is named, and the cached choice is kept', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-door-auto-'));
   const detector = { ...loadConfig({ env: {} }).config.detector, precision: 'auto' as const };
-  const run = () => runDoorEvaluation({ modelDir: 'models/maskwatch-default', precision: 'float', detector, data: [VOC], split: 'test', minFace: 32, fusionWeights: [1], json: path.join(dir, 'door.json'), cacheDir: path.join(dir, 'cache'), progress: false, stateDir: path.join(dir, 'state') });
+  const run = () => runDoorEvaluation({ modelDir: 'models/maskwatch-default', precision: 'float', detector, data: [VOC], split: 'test', minFace: 32, rules: [{ fusionWeight: 1, confidence: 0.6 }], json: path.join(dir, 'door.json'), cacheDir: path.join(dir, 'cache'), progress: false, stateDir: path.join(dir, 'state') });
   const first = await run();
   const ran = (JSON.parse(fs.readFileSync(path.join(dir, 'door.json'), 'utf8')) as { detector: { precision: string } }).detector.precision;
   assert.ok(ran === 'int8' || ran === 'float', ran);

@@ -10,6 +10,7 @@ interface EvalFlags {
   detectorPrecision?: string;
   scoreThreshold?: string;
   fusionWeight?: string[];
+  confidence?: string[];
   data?: string[];
   split: string;
   crops?: boolean;
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .option('--detector-precision <p>', 'detector.precision: auto, int8 or float')
     .option('--score-threshold <s>', 'detector.scoreThreshold (0..1)')
     .option('--fusion-weight <w...>', "classifier.detectorScoreWeight: weight(s) of the SSD's own mask / no-mask scores in the label; several to compare")
+    .option('--confidence <c...>', 'tracker.confidence: the score a label needs before a person gets a light (below it: undecided, counted wrong); several to compare')
     .option('--data <root...>', "evaluate every photo (or crop) of these data roots instead of the model's held-out split")
     .option('--split <name>', "which split of the model's own data: train, validation or test", 'test')
     .option('--crops', 'evaluate the classifier alone on face crops cut from the hand-drawn boxes')
@@ -52,6 +54,7 @@ export function register(program: Command): void {
       if (flags.detectorPrecision) overrides['detector.precision'] = flags.detectorPrecision;
       if (flags.scoreThreshold) overrides['detector.scoreThreshold'] = flags.scoreThreshold;
       if (flags.fusionWeight?.length === 1) overrides['classifier.detectorScoreWeight'] = flags.fusionWeight[0];
+      if (flags.confidence?.length === 1) overrides['tracker.confidence'] = flags.confidence[0];
       let config;
       try {
         ({ config } = loadConfig({ file: flags.config, fileRequired: flags.config !== DEFAULT_CONFIG_FILE, overrides }));
@@ -75,9 +78,12 @@ export function register(program: Command): void {
         }
         const weights = (flags.fusionWeight ?? [String(config.classifier.detectorScoreWeight)]).map(Number);
         if (weights.some((w) => !(w >= 0 && w <= 4))) fail(`--fusion-weight: weights from 0 to 4, got ${flags.fusionWeight?.join(' ')}`);
+        const confidences = (flags.confidence ?? [String(config.tracker.confidence)]).map(Number);
+        if (confidences.some((c) => !(c >= 0 && c <= 1))) fail(`--confidence: scores from 0 to 1, got ${flags.confidence?.join(' ')}`);
+        const { decisionRules } = await import('../workflows/eval/door-eval.js');
         const { runDoorEvaluation } = await import('../workflows/eval/door-run.js');
         const { formatDoorReport } = await import('../workflows/eval/door-report.js');
-        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision, detector: config.detector, stateDir: config.stateDir, split: flags.split as 'test', minFace, fusionWeights: weights });
+        const result = await runDoorEvaluation({ ...common, modelDir: config.classifier.modelDir, precision, detector: config.detector, stateDir: config.stateDir, split: flags.split as 'test', minFace, rules: decisionRules(weights, confidences) });
         for (const report of result.reports) process.stdout.write(formatDoorReport(result.title, report) + '\n\n');
       } catch (err) {
         fail(errorMessage(err));

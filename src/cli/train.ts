@@ -87,20 +87,24 @@ export function register(program: Command): void {
     });
 }
 
-/** `train --cross-validate N`: the pooled end-to-end report at the daemon's fusion weight, and a line for each other. */
+/** `train --cross-validate N`: the pooled end-to-end report with the daemon's decision rule, and a line for each other. */
 async function crossValidateCommand(opts: TrainOptions, folds: number): Promise<void> {
   const { loadConfig } = await import('../config/load.js');
   const { crossValidate } = await import('../workflows/eval/cross-validate.js');
   const { formatDoorReport } = await import('../workflows/eval/door-report.js');
   const { formatInterval } = await import('../workflows/eval/intervals.js');
   const { config } = loadConfig({ env: {} });
-  const weight = config.classifier.detectorScoreWeight;
-  const weights = [weight, ...[0, 0.5, 1, 2].filter((w) => w !== weight)];
-  const cv = await crossValidate({ train: opts, folds, detector: config.detector, stateDir: config.stateDir, fusionWeights: weights, minFace: opts.minFace });
+  const { fusionWeight: weight, confidence } = { fusionWeight: config.classifier.detectorScoreWeight, confidence: config.tracker.confidence };
+  const rules = [
+    { fusionWeight: weight, confidence },
+    ...[0, 0.5, 1, 2].filter((w) => w !== weight).map((fusionWeight) => ({ fusionWeight, confidence })),
+    ...[0, 0.4, 0.5, 0.7].filter((c) => c !== confidence).map((c) => ({ fusionWeight: weight, confidence: c })),
+  ];
+  const cv = await crossValidate({ train: opts, folds, detector: config.detector, stateDir: config.stateDir, rules, minFace: opts.minFace });
   process.stdout.write(formatDoorReport(cv.title, cv.pooled[0]!) + '\n');
   for (const r of cv.pooled.slice(1)) {
     const mi = r.door.perClass.mask_incorrect;
-    process.stdout.write(`label fusion weight ${r.fusionWeight}: door macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(r.doorIntervals.macroF1)}), mask_incorrect ${mi.correct}/${mi.n}\n`);
+    process.stdout.write(`label fusion weight ${r.fusionWeight}, confidence ${r.confidence}: door macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(r.doorIntervals.macroF1)}), mask_incorrect ${mi.correct}/${mi.n}\n`);
   }
   for (const f of cv.folds) process.stdout.write(`fold ${f.fold}: ${f.photos} photos, door macro-F1 ${f.door.macroF1.toFixed(3)} on ${f.door.faces} faces (${f.model})\n`);
   process.stdout.write(`written: ${cv.json}, ${cv.png}\n`);

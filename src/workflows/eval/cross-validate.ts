@@ -12,7 +12,7 @@ import { createLogger } from '../../core/log.js';
 import { detectorName, type DetectorSettings } from '../../vision/start-face-detector.js';
 import type { TrainOptions } from '../train/options.js';
 import { runTraining } from '../train/trainer.js';
-import { doorReport, type DoorFace, type DoorReport } from './door-eval.js';
+import { doorReport, type DecisionRule, type DoorFace, type DoorReport } from './door-eval.js';
 import { doorPng } from './door-report.js';
 import { runDoorEvaluation } from './door-run.js';
 import { rounded } from './metrics.js';
@@ -24,15 +24,15 @@ export interface CrossValidationOptions {
   folds: number;
   detector: DetectorSettings;
   stateDir: string | null;
-  /** Label fusion weights to report, the first one in full. */
-  fusionWeights: number[];
+  /** Decision rules (label fusion weight, tracker confidence) to report, the first one in full. */
+  rules: DecisionRule[];
   minFace: number;
 }
 
 export interface CrossValidation {
   title: string;
   folds: Array<{ fold: number; model: string; photos: number; door: DoorReport['door'] }>;
-  /** Every fold's validation faces together, one report per fusion weight. */
+  /** Every fold's validation faces together, one report per decision rule. */
   pooled: DoorReport[];
   json: string;
   png: string;
@@ -49,7 +49,7 @@ export async function crossValidate(o: CrossValidationOptions): Promise<CrossVal
     const model = path.join(o.train.out, `fold-${index + 1}-of-${o.folds}`);
     log.info(`fold ${index + 1} of ${o.folds}: training ${model}`);
     await runTraining({ ...o.train, out: model, name: `${o.train.name}-fold-${index + 1}`, quantize: false, fold: { index, of: o.folds } });
-    const evaluation = await runDoorEvaluation({ modelDir: model, precision: 'float', detector: o.detector, stateDir: o.stateDir, split: 'validation', minFace: o.minFace, fusionWeights: [o.fusionWeights[0]!], cacheDir: o.train.cacheDir, progress: o.train.progress });
+    const evaluation = await runDoorEvaluation({ modelDir: model, precision: 'float', detector: o.detector, stateDir: o.stateDir, split: 'validation', minFace: o.minFace, rules: [o.rules[0]!], cacheDir: o.train.cacheDir, progress: o.train.progress });
     ran = detectorName(evaluation.detector);
     faces.push(...evaluation.run.faces);
     photos += evaluation.run.photos;
@@ -58,7 +58,7 @@ export async function crossValidate(o: CrossValidationOptions): Promise<CrossVal
     folds.push({ fold: index + 1, model, photos: evaluation.run.photos, door });
     log.info(`fold ${index + 1}: door macro-F1 ${door.macroF1.toFixed(3)} on ${door.faces} faces; mask_incorrect ${door.perClass.mask_incorrect.correct}/${door.perClass.mask_incorrect.n}`);
   }
-  const pooled = o.fusionWeights.map((w) => doorReport({ faces, photos, unmatched }, o.minFace, w));
+  const pooled = o.rules.map((rule) => doorReport({ faces, photos, unmatched }, o.minFace, rule));
   const title = `${o.train.name}, ${o.folds}-fold cross-validation (float classifier, ${ran}), the non-test photos`;
   const json = path.join(o.train.out, 'cross-validation.json');
   const png = path.join(o.train.out, 'cross-validation.png');

@@ -1,9 +1,10 @@
 /**
  * What the door sees, measured: photos with hand-drawn face boxes run through the detector and the classifier exactly as
  * the daemon runs them (one decoder, the detector's own size filter, the one face crop, the label fusion), each hand-drawn
- * face matched to at most one detection (greedy by IoU ≥ 0.3). Reported per class and per face-size band (the face's
- * width as a share of the photo's): detection recall, the label of matched faces, and an end-to-end macro-F1 in which a
- * face the detector missed counts as wrong. Detections that match no hand-drawn face are counted, not scored (photos
+ * face matched to at most one detection (greedy by IoU ≥ 0.3), and decided by the tracker's rule: the fused label when its
+ * score reaches tracker.confidence, else undecided (no light, no event). Reported per class and per face-size band (the
+ * face's width as a share of the photo's): detection recall, the label of matched faces, and an end-to-end macro-F1 in
+ * which a face the detector missed, or left undecided, counts as wrong. Detections that match no hand-drawn face are counted, not scored (photos
  * are not always labelled completely).
  */
 import { greedyMatch } from '../../core/geometry.js';
@@ -95,6 +96,8 @@ export async function runDoorEval(samples: FaceSample[], parts: { detector: Face
 export interface ClassScore {
   n: number;
   detected: number;
+  /** Detected, but no label reached the confidence: no light. */
+  undecided: number;
   /** Detected with the right label. */
   correct: number;
   /** detected / n */
@@ -112,23 +115,38 @@ export interface DoorScore {
   perClass: Record<Label, ClassScore>;
   /** Over the classes present; a missed face counts as wrong. */
   macroF1: number;
-  /** Rows: true label; columns: predicted label, then `missed`. */
+  /** Rows: true label; columns: predicted label, then `missed`, then `undecided`. */
   confusion: number[][];
 }
 
-/** The label the daemon would give a matched face: the classifier's, fused with the detector's scores by `weight`. */
-export function labelOf(face: DoorFace, fusionWeight: number): Label | null {
-  if (!face.probs) return null;
-  const probs = fuseDetectorScores(face.probs, face.detectorScores, fusionWeight);
-  return LABELS.reduce((a, b) => (probs[b] > probs[a] ? b : a));
+/** How the daemon turns a face's scores into a light: the label fusion weight and the tracker's confidence. */
+export interface DecisionRule {
+  /** classifier.detectorScoreWeight */
+  fusionWeight: number;
+  /** tracker.confidence: the score the best label needs; below it the person stays undecided. 0: always the best label. */
+  confidence: number;
 }
 
-export function scoreDoor(faces: DoorFace[], fusionWeight = 0): DoorScore {
+export const ARGMAX: DecisionRule = { fusionWeight: 0, confidence: 0 };
+
+/**
+ * What the daemon would show for a face: the fused best label when it reaches the confidence, 'undecided' when not,
+ * 'missed' when the detector did not find it. A still face gives the same scores in every frame, so the tracker's
+ * median over its window is this one frame's score.
+ */
+export function verdictOf(face: DoorFace, rule: DecisionRule): Label | 'missed' | 'undecided' {
+  if (!face.probs) return 'missed';
+  const probs = fuseDetectorScores(face.probs, face.detectorScores, rule.fusionWeight);
+  const best = LABELS.reduce((a, b) => (probs[b] > probs[a] ? b : a));
+  return probs[best] >= rule.confidence ? best : 'undecided';
+}
+
+export function scoreDoor(faces: DoorFace[], rule: DecisionRule = ARGMAX): DoorScore {
   const k = LABELS.length;
-  const confusion = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
+  const confusion = Array.from({ length: k }, () => new Array<number>(k + 2).fill(0));
   for (const f of faces) {
-    const p = labelOf(f, fusionWeight);
-    confusion[LABELS.indexOf(f.label)]![p === null ? k : LABELS.indexOf(p)]!++;
+    const v = verdictOf(f, rule);
+    confusion[LABELS.indexOf(f.label)]![v === 'missed' ? k : v === 'undecided' ? k + 1 : LABELS.indexOf(v)]!++;
   }
   const perClass = {} as Record<Label, ClassScore>;
   const f1s: number[] = [];
@@ -136,12 +154,13 @@ export function scoreDoor(faces: DoorFace[], fusionWeight = 0): DoorScore {
     const row = confusion[c]!;
     const n = row.reduce((a, b) => a + b, 0);
     const detected = n - row[k]!;
+    const undecided = row[k + 1]!;
     const tp = row[c]!;
     const predicted = confusion.reduce((a, r) => a + r[c]!, 0);
     const precision = predicted ? tp / predicted : 0;
     const recall = n ? tp / n : 0;
     const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
-    perClass[label] = { n, detected, correct: tp, detectionRecall: n ? detected / n : 0, labelAccuracy: detected ? tp / detected : 0, recall, precision, f1 };
+    perClass[label] = { n, detected, undecided, correct: tp, detectionRecall: n ? detected / n : 0, labelAccuracy: detected ? tp / detected : 0, recall, precision, f1 };
     if (n > 0 || predicted > 0) f1s.push(f1);
   });
   return { faces: faces.length, perClass, macroF1: f1s.length ? f1s.reduce((a, b) => a + b, 0) / f1s.length : 0, confusion };
@@ -152,6 +171,7 @@ export interface DoorReport {
   unmatchedDetections: number;
   minFace: number;
   fusionWeight: number;
+  confidence: number;
   /** Faces ≥ minFace px at door distance (10–40 % of the photo width): the targets. */
   door: DoorScore;
   /** How far the door figures can be trusted with so few faces (intervals.ts). */
@@ -170,7 +190,7 @@ export interface DoorIntervals {
   resamples: number;
 }
 
-function doorIntervals(faces: DoorFace[], score: DoorScore, fusionWeight: number): DoorIntervals {
+function doorIntervals(faces: DoorFace[], score: DoorScore, rule: DecisionRule): DoorIntervals {
   const byPhoto = new Map<string, DoorFace[]>();
   for (const f of faces) byPhoto.set(f.photoId, [...(byPhoto.get(f.photoId) ?? []), f]);
   const perClass = {} as DoorIntervals['perClass'];
@@ -178,22 +198,28 @@ function doorIntervals(faces: DoorFace[], score: DoorScore, fusionWeight: number
     const c = score.perClass[label];
     perClass[label] = { detectionRecall: wilsonInterval(c.detected, c.n), recall: wilsonInterval(c.correct, c.n) };
   }
-  const macroF1 = bootstrapInterval([...byPhoto.values()], (items) => scoreDoor(items, fusionWeight).macroF1);
+  const macroF1 = bootstrapInterval([...byPhoto.values()], (items) => scoreDoor(items, rule).macroF1);
   return { level: DEFAULT_BOOTSTRAP.level, perClass, macroF1, photos: byPhoto.size, resamples: DEFAULT_BOOTSTRAP.resamples };
 }
 
-export function doorReport(run: DoorRun, minFace: number, fusionWeight: number): DoorReport {
+export function doorReport(run: DoorRun, minFace: number, rule: DecisionRule): DoorReport {
   const large = run.faces.filter((f) => f.faceSize >= minFace);
   const doorFaces = large.filter((f) => DOOR_BANDS.includes(f.band));
-  const door = scoreDoor(doorFaces, fusionWeight);
+  const door = scoreDoor(doorFaces, rule);
   return {
     photos: run.photos,
     unmatchedDetections: run.unmatched,
     minFace,
-    fusionWeight,
+    fusionWeight: rule.fusionWeight,
+    confidence: rule.confidence,
     door,
-    doorIntervals: doorIntervals(doorFaces, door, fusionWeight),
-    bands: BANDS.map((b) => ({ band: b.name, all: scoreDoor(run.faces.filter((f) => f.band === b.name), fusionWeight), large: scoreDoor(large.filter((f) => f.band === b.name), fusionWeight) })),
-    all: scoreDoor(run.faces, fusionWeight),
+    doorIntervals: doorIntervals(doorFaces, door, rule),
+    bands: BANDS.map((b) => ({ band: b.name, all: scoreDoor(run.faces.filter((f) => f.band === b.name), rule), large: scoreDoor(large.filter((f) => f.band === b.name), rule) })),
+    all: scoreDoor(run.faces, rule),
   };
+}
+
+/** Every fusion weight with every confidence, the first of each first (the daemon's, when those come first). */
+export function decisionRules(fusionWeights: number[], confidences: number[]): DecisionRule[] {
+  return fusionWeights.flatMap((fusionWeight) => confidences.map((confidence) => ({ fusionWeight, confidence })));
 }

@@ -18,9 +18,9 @@ export function formatDoorReport(title: string, r: DoorReport): string {
   const sub = LABELS.map(() => `${'det%'.padStart(5)} ${'lbl%'.padStart(5)} ${'e2e%'.padStart(5)} ${'n'.padStart(4)}`).join(' │ ');
   const row = (name: string, s: DoorScore) => `${name.padEnd(22)} ${classCells(s)} │ ${s.macroF1.toFixed(3).padStart(6)} ${String(s.faces).padStart(5)}`;
   const lines = [
-    `${title}: ${r.photos} photos, ${r.unmatchedDetections} detections matching no hand-drawn face; label fusion weight ${r.fusionWeight}`,
-    `det% = found by the detector (IoU ≥ 0.3); lbl% = right label among the found; e2e% = found with the right label;`,
-    `macro-F1 end to end, a missed face counting as wrong. Bands: the face's width as a share of the photo's.`,
+    `${title}: ${r.photos} photos, ${r.unmatchedDetections} detections matching no hand-drawn face; label fusion weight ${r.fusionWeight}, confidence ${r.confidence}`,
+    `det% = found by the detector (IoU ≥ 0.3); lbl% = right label among the found; e2e% = found with the right label at the confidence;`,
+    `macro-F1 end to end, a missed or undecided face counting as wrong. Bands: the face's width as a share of the photo's.`,
     `${''.padEnd(22)} ${head} │ ${'macroF1'.padStart(6)} ${'faces'.padStart(5)}`,
     `${''.padEnd(22)} ${sub} │`,
     row(`DOOR ≥ ${r.minFace} px, 10–40 %`, r.door),
@@ -40,11 +40,13 @@ function intervalLines(r: DoorReport): string[] {
       const c = r.door.perClass[l];
       return c.n ? `${l} ${c[what].toFixed(2)} (${c[count]}/${c.n}, ${formatInterval(i.perClass[l][what])})` : `${l} – (0 faces)`;
     }).join(', ');
+  const undecided = LABELS.map((l) => `${l} ${r.door.perClass[l].undecided}/${r.door.perClass[l].n}`).join(', ');
   return [
     `${Math.round(i.level * 100)} % intervals at door distance (shares: Wilson; macro-F1: bootstrap over its ${i.photos} photos, ${i.resamples} resamples):`,
     `  found  ${shares('detectionRecall', 'detected')}`,
     `  e2e    ${shares('recall', 'correct')}`,
     `  macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(i.macroF1)})`,
+    `found but undecided at confidence ${r.confidence} (no light): ${undecided}`,
   ];
 }
 
@@ -65,8 +67,8 @@ export async function doorPng(title: string, r: DoorReport): Promise<Buffer> {
   };
   const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`, `<text x="20" y="30" font-size="18" font-weight="bold">${esc(title)}</text>`];
   const door = LABELS.map((l) => `${l} ${r.door.perClass[l].detectionRecall.toFixed(2)} (n=${r.door.perClass[l].n})`).join(', ');
-  parts.push(`<text x="20" y="52" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale bar: found by the detector; full bar: found with the right label; whiskers: 95 % intervals (Wilson).</text>`);
-  parts.push(`<text x="20" y="70" font-size="13" fill="#444">Door distance (10–40 %): found ${esc(door)}; end-to-end macro-F1 ${r.door.macroF1.toFixed(3)} (95 % ${formatInterval(r.doorIntervals.macroF1)})</text>`);
+  parts.push(`<text x="20" y="52" font-size="13" fill="#444">faces ≥ ${r.minFace} px by width share of the photo; pale bar: found by the detector; full bar: found and given the right light; whiskers: 95 % intervals (Wilson).</text>`);
+  parts.push(`<text x="20" y="70" font-size="13" fill="#444">Door distance (10–40 %): found ${esc(door)}; end-to-end macro-F1 ${r.door.macroF1.toFixed(3)} (95 % ${formatInterval(r.doorIntervals.macroF1)}); fusion ${r.fusionWeight}, confidence ${r.confidence}</text>`);
   for (const t of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     const y = y0 + h - t * h;
     parts.push(`<line x1="${x0}" y1="${y}" x2="${W - 30}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" font-size="11" text-anchor="end">${t.toFixed(2)}</text>`);

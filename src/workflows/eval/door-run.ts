@@ -11,7 +11,7 @@ import { readModelCard } from '../../vision/model-card.js';
 import { loadLabelledData, samplesIn } from '../data/labelled-data.js';
 import { parseDataSpec } from '../data/datasets.js';
 import { DEFAULT_SPLIT, SPLITS, type SplitName } from '../data/split.js';
-import { doorReport, runDoorEval, type DoorReport, type DoorRun } from './door-eval.js';
+import { doorReport, runDoorEval, type DecisionRule, type DoorReport, type DoorRun } from './door-eval.js';
 import { doorPng } from './door-report.js';
 import { loadCardData } from './eval-run.js';
 import { rounded } from './metrics.js';
@@ -23,7 +23,8 @@ export interface DoorEvalOptions {
   data?: string[];
   split: SplitName;
   minFace: number;
-  fusionWeights: number[];
+  /** How scores become a light (label fusion weight, tracker confidence): one report each, the first in the JSON and PNG. */
+  rules: DecisionRule[];
   json?: string;
   png?: string;
   cacheDir: string;
@@ -35,7 +36,7 @@ export interface DoorEvalOptions {
 export interface DoorEvaluation {
   title: string;
   run: DoorRun;
-  /** One report per fusion weight asked for, in that order. */
+  /** One report per decision rule asked for, in that order. */
   reports: DoorReport[];
   /** The detector as it ran (precision auto resolved). */
   detector: ResolvedDetectorSettings;
@@ -61,7 +62,7 @@ export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluat
   }
   const where = o.data?.length ? `all photos of ${roots.join(', ')}` : `${o.split} split`;
   const title = `${card.name} (${classifier.info.precision}) with ${detectorName(settings)}, ${where}`;
-  const reports = o.fusionWeights.map((w) => doorReport(run, o.minFace, w));
+  const reports = o.rules.map((rule) => doorReport(run, o.minFace, rule));
   if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: settings, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
   if (o.png) writeFileAtomic(o.png, await doorPng(title, reports[0]!));
   return { title, run, reports, detector: settings };
