@@ -10,6 +10,8 @@ import { loadLayersModelFromDir, saveLayersModelToDir, LayersModelDirError } fro
 import { checkOnnxAgainstTfjs } from '../src/onnx/export-check.js';
 import { featureExtractor, featureExtractorToOnnx, writeBaseFeaturesOnnx } from '../src/workflows/export/base-features.js';
 import { buildClassifier, buildHead, buildMobileNetV2, copyHeadWeights } from '../src/workflows/train/mobilenet.js';
+import { poolBands } from '../src/workflows/export/head-pool.js';
+import { TRAIN_DEFAULTS, validateTrainOptions } from '../src/workflows/train/options.js';
 import { randomizeBatchNorm, randomizeDense } from './helpers/tfjs-models.js';
 
 const BASE_DIR = 'models/mobilenet_v2_0.35_224';
@@ -148,6 +150,40 @@ test('copyHeadWeights: a head trained on pooled features gives the same probabil
   const viaHead = (head.predict(featureExtractor(base).predict(x) as tf.Tensor) as tf.Tensor).dataSync();
   const full = (clf.predict(x) as tf.Tensor).dataSync();
   for (let i = 0; i < full.length; i++) assert.ok(Math.abs(full[i]! - viaHead[i]!) < 1e-5, `prob ${i}: ${full[i]} vs ${viaHead[i]}`);
+});
+
+test('head pool bands: three row bands cover the map; features, head and classifier agree in TF.js and ONNX', async () => {
+  for (const h of [3, 4, 7, 8, 10]) {
+    const { rows, step, count } = poolBands(h);
+    assert.equal(count, 3);
+    assert.equal((count - 1) * step + rows, h, `${h} rows: bands of ${rows} every ${step} end at the last row`);
+    assert.ok(step >= 1 && rows >= step, `${h} rows: no row left out`);
+  }
+  assert.throws(() => poolBands(2), /fewer than 3/);
+  assert.throws(() => validateTrainOptions({ ...TRAIN_DEFAULTS, data: ['x'], pool: 'rows' as never }), /train option pool: must be one of global, bands, got "rows"/);
+  assert.equal(validateTrainOptions({ ...TRAIN_DEFAULTS, data: ['x'] }).pool, 'global');
+  const base = buildMobileNetV2(0.35, 128, 7); // a 4×4 map: bands of rows 0–1, 1–2, 2–3
+  randomizeBatchNorm(base, 7);
+  const features = featureExtractor(base, 'bands');
+  const check = await checkOnnxAgainstTfjs(features, featureExtractorToOnnx(base, 'bands'), 2, 5);
+  assert.deepEqual(check.outputShape, [2, 3 * 1280]);
+  assert.ok(check.maxAbsDiff <= 1e-4, `features: max abs diff ${check.maxAbsDiff}`);
+  const x = tf.randomUniform([2, 128, 128, 3], -1, 1, 'float32', 3);
+  const map = (base.predict(x) as tf.Tensor4D).arraySync();
+  const banded = (features.predict(x) as tf.Tensor).arraySync() as number[][];
+  // Band 1 of channel 5 is the mean of rows 1–2 over all columns: the layout the head is trained on.
+  const mean = (rows: number[], c: number) => rows.reduce((a, r) => a + map[0]![r]!.reduce((s, px) => s + px[c]!, 0), 0) / (rows.length * 4);
+  assert.ok(Math.abs(banded[0]![1280 + 5]! - mean([1, 2], 5)) < 1e-5, `band 1, channel 5: ${banded[0]![1285]} vs ${mean([1, 2], 5)}`);
+  assert.ok(Math.abs(banded[0]![2 * 1280]! - mean([2, 3], 0)) < 1e-5, 'band 2, channel 0');
+  const head = buildHead(3 * 1280, { ...HEAD, seed: 9 });
+  randomizeDense(head, 0.2, 31);
+  const clf = buildClassifier(base, { inputSize: 128, ...HEAD, seed: 1, pool: 'bands' });
+  copyHeadWeights(head, clf);
+  const viaHead = (head.predict(features.predict(x) as tf.Tensor) as tf.Tensor).dataSync();
+  const full = (clf.predict(x) as tf.Tensor).dataSync();
+  for (let i = 0; i < full.length; i++) assert.ok(Math.abs(full[i]! - viaHead[i]!) < 1e-5, `prob ${i}: ${full[i]} vs ${viaHead[i]}`);
+  const onnx = await checkOnnxAgainstTfjs(clf, layersModelToOnnx(clf), 2, 6);
+  assert.ok(onnx.maxAbsDiff <= 1e-4, `classifier: max abs diff ${onnx.maxAbsDiff}`);
 });
 
 test('loader: save/load round trip; missing folder, model.json and weight file give clear errors', async () => {

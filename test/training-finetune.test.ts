@@ -8,7 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { loadLayersModelFromDir } from '../src/workflows/export/tfjs-model-dir.js';
 import { faceInputs, faceView } from '../src/vision/face-crop.js';
 import { readImageFile } from '../src/vision/image-decode.js';
-import { cutLayerName } from '../src/workflows/train/finetune.js';
+import { buildTail, cutLayerName, disposeTail, predictTail } from '../src/workflows/train/finetune.js';
+import { loadTf } from '../src/workflows/train/head.js';
+import { buildClassifier, buildHead, copyHeadWeights } from '../src/workflows/train/mobilenet.js';
+import { randomizeDense } from './helpers/tfjs-models.js';
 import { TRAIN_DEFAULTS, validateTrainOptions, type TrainOptions } from '../src/workflows/train/options.js';
 import { runTraining, type TrainingOutcome } from '../src/workflows/train/trainer.js';
 import { readModelCard } from '../src/vision/model-card.js';
@@ -99,4 +102,25 @@ test('the exported ONNX agrees with the TF.js fine-tuned classifier on a real fa
   const expected = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync());
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i] - expected[i]) <= 1e-4, `class ${i}: ONNX ${got[i]} vs TF.js ${expected[i]}`);
   model.dispose();
+});
+
+test('the trainable tail pools as the classifier does (global and bands): the same probabilities from the cut', async () => {
+  const tfb = await loadTf();
+  const base = await loadLayersModelFromDir(BASE);
+  const sample = outcome.data.samples.find((s) => s.box)!;
+  const x = tf.tensor4d(faceInputs([faceView(await readImageFile(sample.file), sample.box, 0.15)], 224), [1, 224, 224, 3]);
+  const cut = tf.model({ inputs: base.inputs, outputs: base.getLayer(cutLayerName(base, 1)).output as tf.SymbolicTensor });
+  const activations = Float32Array.from((cut.predict(x) as tf.Tensor).dataSync());
+  for (const pool of ['global', 'bands'] as const) {
+    const head = buildHead(pool === 'global' ? 1280 : 3 * 1280, { hidden: 128, dropout: 0.5, classes: 3, seed: 5 });
+    randomizeDense(head, 0.05, 7);
+    const tail = await buildTail(base, 1, head, pool);
+    const got = predictTail(tfb, tail, [activations])[0]!;
+    const clf = buildClassifier(base, { inputSize: 224, hidden: 128, dropout: 0.5, classes: 3, pool });
+    copyHeadWeights(head, clf);
+    const expected = (clf.predict(x) as tf.Tensor).dataSync();
+    assert.ok(Math.max(...expected) < 0.999, `${pool}: output not saturated (${[...expected]})`);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i]! - expected[i]!) <= 1e-4, `${pool}, class ${i}: tail ${got[i]} vs classifier ${expected[i]}`);
+    disposeTail(tail);
+  }
 });

@@ -15,6 +15,7 @@ interface TrainFlags {
   margin?: string;
   augment?: string;
   fineTuneBlocks?: string;
+  pool?: string;
   config?: string;
   cacheDir?: string;
   name?: string;
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--margin <fraction>', 'margin around each face box when cropping (the daemon uses the same)')
     .option('--augment <n>', 'augmented copies per training crop')
     .option('--fine-tune-blocks <n>', 'also train the last N inverted-residual blocks + Conv_1 of the base (0..3; 0: frozen base)')
+    .option('--pool <kind>', 'how the head pools the base\'s last feature map: global (one mean) or bands (three row bands: eyes, nose, mouth and chin)')
     .option('--cache-dir <dir>', 'feature cache folder')
     .option('--name <name>', 'model name in the card')
     .option('--no-quantize', 'do not write the int8 model')
@@ -65,6 +67,7 @@ export function register(program: Command): void {
         margin: num('margin', flags.margin),
         augment: num('augment', flags.augment),
         fineTuneBlocks: num('fine-tune-blocks', flags.fineTuneBlocks),
+        pool: flags.pool as TrainOptions['pool'] | undefined,
         cacheDir: flags.cacheDir,
         name: flags.name,
         quantize: flags.quantize === false ? false : undefined,

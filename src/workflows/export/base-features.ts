@@ -5,18 +5,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../../core/files.js';
 import { layersModelToOnnx } from '../../onnx/layers-export.js';
+import { applyHeadPool, type HeadPool } from './head-pool.js';
 import { loadLayersModelFromDir } from './tfjs-model-dir.js';
 
 export const FEATURES_OUTPUT = 'features';
 
-/** base → GlobalAveragePooling2D as a TF.js model sharing the base's layers. */
-export function featureExtractor(base: tf.LayersModel): tf.LayersModel {
-  const pooled = tf.layers.globalAveragePooling2d({ name: 'features_pool' }).apply(base.outputs[0]!) as tf.SymbolicTensor;
+/** base → the head's pooling (GlobalAveragePooling2D for 'global', so its file stays as it was) as a TF.js model sharing the base's layers. */
+export function featureExtractor(base: tf.LayersModel, pool: HeadPool = 'global'): tf.LayersModel {
+  const pooled = pool === 'global' ? (tf.layers.globalAveragePooling2d({ name: 'features_pool' }).apply(base.outputs[0]!) as tf.SymbolicTensor) : applyHeadPool(base.outputs[0]!, pool, 'features');
   return tf.model({ inputs: base.inputs, outputs: pooled, name: `${base.name}_features` });
 }
 
-export function featureExtractorToOnnx(base: tf.LayersModel): Uint8Array {
-  return layersModelToOnnx(featureExtractor(base), { name: 'base_features', outputName: FEATURES_OUTPUT });
+export function featureExtractorToOnnx(base: tf.LayersModel, pool: HeadPool = 'global'): Uint8Array {
+  return layersModelToOnnx(featureExtractor(base, pool), { name: 'base_features', outputName: FEATURES_OUTPUT });
 }
 
 /** Loads a TF.js layers base from `baseDir` and writes its feature-extractor ONNX to `outFile` (atomically). */

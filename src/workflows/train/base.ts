@@ -4,6 +4,7 @@ import { sha256File, writeFileAtomic } from '../../core/files.js';
 import { createLogger } from '../../core/log.js';
 import { loadLayersModelFromDir } from '../export/tfjs-model-dir.js';
 import { featureExtractorToOnnx } from '../export/base-features.js';
+import type { HeadPool } from '../export/head-pool.js';
 import { buildMobileNetV2 } from './mobilenet.js';
 
 /**
@@ -58,22 +59,22 @@ function weightsSha(dir: string): string {
   return sha256File(path.join(dir, files[0] ?? 'model.json'));
 }
 
-export async function resolveBase(dir: string, inputSize: number, cacheDir: string): Promise<BaseInfo> {
+export async function resolveBase(dir: string, inputSize: number, cacheDir: string, pool: HeadPool = 'global'): Promise<BaseInfo> {
   const { alpha, nativeSize } = describeBase(dir);
   const weightsSha256 = weightsSha(dir);
   const name = `mobilenet_v2_${alpha}_${inputSize}`;
   const licence = 'MobileNetV2 ImageNet weights from Keras Applications (Apache-2.0)';
-  let onnx = path.join(dir, 'base.onnx');
-  if (nativeSize !== inputSize) onnx = path.join(cacheDir, 'bases', `${weightsSha256.slice(0, 16)}-${inputSize}.onnx`);
+  const cached = path.join(cacheDir, 'bases', `${weightsSha256.slice(0, 16)}-${inputSize}${pool === 'global' ? '' : `-${pool}`}.onnx`);
+  let onnx = nativeSize === inputSize && pool === 'global' ? path.join(dir, 'base.onnx') : cached;
   if (!fs.existsSync(onnx)) {
     log.info(`base ${dir}: writing its feature extractor ${onnx} (one-off)`);
     let base = await loadLayersModelFromDir(dir);
     if (nativeSize !== inputSize) base = await resizedBase(base, alpha, inputSize);
-    const bytes = featureExtractorToOnnx(base);
+    const bytes = featureExtractorToOnnx(base, pool);
     try {
       writeFileAtomic(onnx, bytes);
     } catch (err) {
-      onnx = path.join(cacheDir, 'bases', `${weightsSha256.slice(0, 16)}-${inputSize}.onnx`);
+      onnx = cached;
       log.info(`base ${dir}: not writable (${(err as Error).message.split('\n')[0]}); using ${onnx}`);
       writeFileAtomic(onnx, bytes);
     }

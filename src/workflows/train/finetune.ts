@@ -9,6 +9,7 @@ import { runEpochs, type FeatureSet } from './epoch-loop.js';
 import { loadTf } from './head.js';
 import { argmax, confusionOf, metricsFromConfusion } from '../eval/metrics.js';
 import { layersModelToOnnx } from '../../onnx/layers-export.js';
+import { poolBands, type HeadPool } from '../export/head-pool.js';
 
 /**
  * Fine-tuning the top of the base: the last N inverted-residual blocks + Conv_1 (BatchNormalization folded into the
@@ -99,7 +100,7 @@ interface TunedConv {
 }
 
 /**
- * The trainable top: cut activations → last N blocks + Conv_1 → ReLU6 → mean pooling → the head. Written with
+ * The trainable top: cut activations → last N blocks + Conv_1 → ReLU6 → the head's pooling → the head. Written with
  * matMul / shifted slices instead of conv layers because the WebAssembly backend has no convolution gradients.
  */
 export interface Tail {
@@ -108,10 +109,11 @@ export interface Tail {
   /** Per fine-tuned block: whether it has the residual add. */
   residual: boolean[];
   head: TF.LayersModel;
+  pool: HeadPool;
   shape: [number, number, number];
 }
 
-export async function buildTail(base: TF.LayersModel, n: number, head: TF.LayersModel): Promise<Tail> {
+export async function buildTail(base: TF.LayersModel, n: number, head: TF.LayersModel, pool: HeadPool): Promise<Tail> {
   const tf = await loadTf();
   const cut = base.getLayer(cutLayerName(base, n)).output as TF.SymbolicTensor;
   const convs = tunedConvs(n).map(([name, bn]) => {
@@ -126,7 +128,7 @@ export async function buildTail(base: TF.LayersModel, n: number, head: TF.Layers
     return { name, bn, depthwise, kernelShape, kernel, bias };
   });
   const residual = tailBlockIds(n).map((id) => base.layers.some((l) => l.name === `block_${id}_add`));
-  return { blocks: n, convs, residual, head, shape: cut.shape.slice(1) as [number, number, number] };
+  return { blocks: n, convs, residual, head, pool, shape: cut.shape.slice(1) as [number, number, number] };
 }
 
 let matMulOp: ((x: TF.Tensor, w: TF.Tensor) => TF.Tensor) | null = null;
@@ -173,7 +175,13 @@ function forwardTail(tf: typeof TF, tail: Tail, x: TF.Tensor4D, training: boolea
     if (residual) t = tf.add(shortcut, t);
   }
   t = tf.relu6(pointwise(t, tail.convs[k++]));
-  const pooled = tf.mean(t, [1, 2]);
+  let pooled: TF.Tensor;
+  if (tail.pool === 'global') pooled = tf.mean(t, [1, 2]);
+  else {
+    // The classifier's AveragePooling2D over three row bands, flattened band-major as its Flatten does.
+    const bands = poolBands(h!);
+    pooled = tf.concat(Array.from({ length: bands.count }, (_, i) => tf.mean(tf.slice(t, [0, i * bands.step, 0, 0], [b, bands.rows, w, -1]), [1, 2])), 1);
+  }
   return tail.head.apply(pooled, { training }) as TF.Tensor;
 }
 

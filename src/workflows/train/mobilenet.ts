@@ -4,6 +4,7 @@
  * → Dense(3, softmax).
  */
 import * as tf from '@tensorflow/tfjs';
+import { applyHeadPool, type HeadPool } from '../export/head-pool.js';
 
 export interface ClassifierHeadOptions {
   hidden: number;
@@ -14,26 +15,24 @@ export interface ClassifierHeadOptions {
 
 export interface ClassifierOptions extends ClassifierHeadOptions {
   inputSize: number;
+  /** Default 'global'. */
+  pool?: HeadPool;
 }
 
 /** Names of the trainable head layers; the head-only model and the full classifier share them. */
 export const HEAD_LAYERS = { hidden: 'head_dense', dropout: 'head_dropout', probs: 'head_probs' } as const;
 
-/** base → AveragePooling2D(base output size, i.e. input/32) → Flatten → Dense(hidden, relu) → Dropout → Dense(classes, softmax). */
+/** base → AveragePooling2D (the whole map, or three bands) → Flatten → Dense(hidden, relu) → Dropout → Dense(classes, softmax). */
 export function buildClassifier(base: tf.LayersModel, opts: ClassifierOptions): tf.LayersModel {
   const baseIn = base.inputs[0]!.shape;
   if (baseIn[1] !== opts.inputSize || baseIn[2] !== opts.inputSize)
     throw new Error(`base ${base.name}: input is ${baseIn.slice(1, 3).join('×')}, expected ${opts.inputSize}×${opts.inputSize}`);
-  const features = base.outputs[0]!;
-  const pool = features.shape[1];
-  if (typeof pool !== 'number' || features.shape.length !== 4) throw new Error(`base ${base.name}: output ${JSON.stringify(features.shape)} is not a fixed-size feature map`);
-  let x = tf.layers.averagePooling2d({ poolSize: [pool, features.shape[2] as number], name: 'head_pool' }).apply(features) as tf.SymbolicTensor;
-  x = tf.layers.flatten({ name: 'head_flatten' }).apply(x) as tf.SymbolicTensor;
+  const x = applyHeadPool(base.outputs[0]!, opts.pool ?? 'global', 'head');
   const out = headLayers(opts).reduce((t, layer) => layer.apply(t) as tf.SymbolicTensor, x);
   return tf.model({ inputs: base.inputs, outputs: out, name: 'mask_classifier' });
 }
 
-/** The head alone on pooled features [batch, features] — what training fits on cached base features. */
+/** The head alone on pooled features [batch, features] (C or 3·C) — what training fits on cached base features. */
 export function buildHead(features: number, opts: ClassifierHeadOptions): tf.LayersModel {
   const input = tf.input({ shape: [features], name: 'features' });
   const out = headLayers(opts).reduce((t, layer) => layer.apply(t) as tf.SymbolicTensor, input);

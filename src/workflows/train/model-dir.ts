@@ -58,7 +58,7 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
 
   const baseModel = await loadBaseModel(base);
   input.adjustBase?.(baseModel);
-  const classifier = buildClassifier(baseModel, { inputSize: opts.inputSize, hidden: opts.hidden, dropout: opts.dropout, classes: LABELS.length, seed: opts.seed });
+  const classifier = buildClassifier(baseModel, { inputSize: opts.inputSize, hidden: opts.hidden, dropout: opts.dropout, classes: LABELS.length, seed: opts.seed, pool: opts.pool });
   copyHeadWeights(input.head, classifier);
   const floatBytes = layersModelToOnnx(classifier, { name: input.name, inputName: 'input', outputName: 'probs' });
   const check = await checkOnnxAgainstTfjs(classifier, floatBytes, 2, opts.seed);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { HEAD_POOLS, type HeadPool } from '../export/head-pool.js';
 
 /** Options of `maskwatch train`, from flags and/or a JSON config file (same names). */
 export interface TrainOptions {
@@ -35,6 +36,8 @@ export interface TrainOptions {
   calibrationCount: number;
   /** Last inverted-residual blocks (+ Conv_1) trained with the head after it; 0: frozen base. */
   fineTuneBlocks: number;
+  /** How the head pools the base's feature map (head-pool.ts). */
+  pool: HeadPool;
   fineTuneEpochs: number;
   /** Learning rate of the fine-tuned base layers (the head gets 3× it). */
   fineTuneLearningRate: number;
@@ -69,6 +72,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   quantize: true,
   calibrationCount: 200,
   fineTuneBlocks: 0,
+  pool: 'global',
   fineTuneEpochs: 12,
   fineTuneLearningRate: 0.0001,
   name: 'maskwatch-custom',
@@ -98,6 +102,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   if (o.margin < 0 || o.margin > 1) throw new Error(`train option margin: must be between 0 and 1, got ${o.margin}`);
   if (o.epochs < 1 || o.augment < 0 || o.batchSize < 1) throw new Error('train options epochs/batchSize must be ≥ 1 and augment ≥ 0');
   if (!Number.isInteger(o.fineTuneBlocks) || o.fineTuneBlocks < 0 || o.fineTuneBlocks > 3) throw new Error(`train option fineTuneBlocks: must be 0..3, got ${o.fineTuneBlocks}`);
+  if (!(HEAD_POOLS as readonly string[]).includes(o.pool)) throw new Error(`train option pool: must be one of ${HEAD_POOLS.join(', ')}, got ${JSON.stringify(o.pool)}`);
   if (!Array.isArray(o.split) || o.split.length !== 3) throw new Error(`train option split: three fractions (train, validation, test), got ${JSON.stringify(o.split)}`);
   return o;
 }

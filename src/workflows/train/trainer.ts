@@ -82,7 +82,7 @@ async function fineTuneTop(opts: TrainOptions, base: BaseInfo, featureOpts: Feat
   const valC = await extractFeatures(validation.map((sample) => ({ sample, aug: 0 })), cutOpts);
   const tf = await loadTf();
   const baseModel = await loadBaseModel(base);
-  const tail = await buildTail(baseModel, opts.fineTuneBlocks, head);
+  const tail = await buildTail(baseModel, opts.fineTuneBlocks, head, opts.pool);
   baseModel.dispose();
   const result = await fineTuneTail(
     tail,
@@ -137,7 +137,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
   const classWeights = balancedClassWeights(plan.counts);
   log.info(`training crops after augmentation: ${JSON.stringify(plan.counts)}; copies per crop ${JSON.stringify(plan.copiesPerCrop)}; class weights ${classWeights.map((w) => w.toFixed(3)).join(', ')}`);
 
-  const base: BaseInfo = await resolveBase(opts.base, opts.inputSize, opts.cacheDir);
+  const base: BaseInfo = await resolveBase(opts.base, opts.inputSize, opts.cacheDir, opts.pool);
   const featureOpts = { baseOnnx: base.onnx, baseSha256: base.onnxSha256, inputSize: opts.inputSize, margin: opts.margin, cacheDir: opts.cacheDir, progress: opts.progress };
   const trainX = await extractFeatures(plan.jobs, featureOpts);
   const valX = await extractFeatures(validation.map((sample) => ({ sample, aug: 0 })), featureOpts);
@@ -189,7 +189,7 @@ export async function runTraining(opts: TrainOptions): Promise<TrainingOutcome> 
       : null,
     augmentation: { version: AUGMENT_VERSION, copiesPerCrop: plan.copiesPerCrop, trainedCrops: plan.counts, recipe: AUGMENT_RECIPE, tool: 'sharp' },
     classWeights: Object.fromEntries(LABELS.map((l, i) => [l, Number(classWeights[i].toFixed(4))])),
-    head: { hidden: opts.hidden, dropout: opts.dropout, optimizer: 'adam', learningRate: opts.learningRate, batchSize: opts.batchSize },
+    head: { pool: opts.pool, hidden: opts.hidden, dropout: opts.dropout, optimizer: 'adam', learningRate: opts.learningRate, batchSize: opts.batchSize },
     epochs: { max: opts.epochs, run: head.epochsRun, best: head.bestEpoch, patience: opts.patience, earlyStopping: 'validation macro-F1' },
     history: head.history.map((h) => ({ epoch: h.epoch, loss: +h.loss.toFixed(5), valLoss: +(h.valLoss ?? NaN).toFixed(5), valMacroF1: +h.valMacroF1.toFixed(4) })),
     biasCalibration: biasCalibration ? { ...biasCalibration, tunedOn: 'validation macro-F1, kept only if it gains ≥ 0.01' } : null,
