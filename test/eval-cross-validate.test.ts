@@ -10,6 +10,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config/load.js';
 import { readModelCard } from '../src/vision/model-card.js';
+import type { DoorFace } from '../src/workflows/eval/door-eval.js';
+import { doorMistakes } from '../src/workflows/eval/mistakes-sheet.js';
 import { crossValidate, type CrossValidation } from '../src/workflows/eval/cross-validate.js';
 import { parseDataSpec } from '../src/workflows/data/datasets.js';
 import { loadLabelledData } from '../src/workflows/data/labelled-data.js';
@@ -57,6 +59,8 @@ test('each non-test photo is judged once, by the fold model that did not train o
   }
   assert.equal(cv.pooled[0]!.door.faces, cv.folds[0]!.door.faces + cv.folds[1]!.door.faces);
   assert.equal((await sharp(cv.png).metadata()).format, 'png');
+  const wrong = doorMistakes(written.faces as unknown as DoorFace[], cv.pooled[0]!, 32).length;
+  assert.equal((await sharp(cv.mistakes).metadata()).height, 24 + Math.ceil(wrong / 8) * (136 + 42), `the pooled folds' ${wrong} door faces without the right light, as pictures`);
 });
 
 test('a number of folds outside 2..20 is one clear error', async () => {

@@ -13,6 +13,7 @@ import { ARGMAX, doorReport, scoreDoor, verdictOf, type DoorFace } from '../src/
 import { formatDoorReport } from '../src/workflows/eval/door-report.js';
 import { runDoorEvaluation } from '../src/workflows/eval/door-run.js';
 import { bootstrapInterval, wilsonInterval } from '../src/workflows/eval/intervals.js';
+import { doorMistakes } from '../src/workflows/eval/mistakes-sheet.js';
 
 const VOC = path.resolve('test/fixtures/dataset/voc');
 const near = (a: number, b: number, eps = 1e-3) => Math.abs(a - b) <= eps;
@@ -92,6 +93,24 @@ test("a face whose best score stays below the tracker's confidence is undecided:
   assert.match(formatDoorReport('made up', r), /undecided at confidence 0\.6 \(no light\): mask 0\/1, no_mask 1\/1, mask_incorrect 1\/1/);
 });
 
+test('the mistakes sheet holds exactly the door faces without the right light: missed, undecided, wrong; by label', () => {
+  const small = { ...face('e', 'mask', null), faceSize: 20 };
+  const far = { ...face('f', 'no_mask', null), band: '5–10 %' as const };
+  const faces = [
+    face('a', 'mask', [0.9, 0.05, 0.05]),
+    face('a', 'mask_incorrect', [0.7, 0.1, 0.2]),
+    face('b', 'mask', null),
+    face('c', 'no_mask', [0.5, 0.45, 0.05]),
+    face('d', 'mask', [0.1, 0.2, 0.7]),
+    small,
+    far,
+  ];
+  const mistakes = doorMistakes(faces, { fusionWeight: 0, confidence: 0.6 }, 32);
+  assert.deepEqual(mistakes.map((m) => `${m.face.photoId} ${m.face.label} → ${m.shown}`), ['d mask → mask_incorrect', 'b mask → missed', 'c no_mask → undecided', 'a mask_incorrect → mask']);
+  assert.deepEqual(mistakes[2]!.best, { label: 'mask', score: 0.5 }, 'an undecided face keeps the best label it fell short with');
+  assert.equal(mistakes[1]!.best, null);
+});
+
 test('maskwatch eval on Pascal VOC photos: the real detector and classifier, every hand-drawn face scored, JSON and PNG', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-door-'));
   const json = path.join(dir, 'door.json');
@@ -99,7 +118,7 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
   const detector = { ...loadConfig({ env: {} }).config.detector, precision: 'float' as const };
   const result = await runDoorEvaluation({
     modelDir: 'models/maskwatch-default', precision: 'float', detector, data: [VOC], split: 'test', minFace: 32,
-    rules: [ARGMAX, { fusionWeight: 1, confidence: 0 }], json, png, cacheDir: path.join(dir, 'cache'), progress: false,
+    rules: [ARGMAX, { fusionWeight: 1, confidence: 0 }], json, png, mistakes: path.join(dir, 'mistakes.png'), cacheDir: path.join(dir, 'cache'), progress: false,
   });
   assert.equal(result.run.photos, 2);
   assert.equal(result.run.faces.length, 6, 'every hand-drawn face of both photos');
@@ -119,6 +138,9 @@ test('maskwatch eval on Pascal VOC photos: the real detector and classifier, eve
   const meta = await sharp(png).metadata();
   assert.equal(meta.format, 'png');
   assert.ok(meta.width! >= 1000);
+  const wrong = doorMistakes(result.run.faces, ARGMAX, 32).length;
+  const sheet = await sharp(path.join(dir, 'mistakes.png')).metadata();
+  assert.equal(sheet.height, 24 + Math.ceil(wrong / 8) * (136 + 42), `a header and one row of tiles per 8 of the ${wrong} door faces without the right light`);
   const text = formatDoorReport(result.title, r);
   assert.match(text, /found {2}mask 1\.00 \(2\/2, 0\.34–1\.00\)/);
   assert.match(text, /no_mask – \(0 faces\)/, 'no interval for a class with no door face');

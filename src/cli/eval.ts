@@ -16,6 +16,7 @@ interface EvalFlags {
   crops?: boolean;
   json?: string;
   png?: string;
+  mistakes?: string;
   minFace: string;
   cacheDir: string;
   progress?: boolean;
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .option('--crops', 'evaluate the classifier alone on face crops cut from the hand-drawn boxes')
     .option('--json <file>', 'write the figures as JSON')
     .option('--png <file>', 'draw them as PNG')
+    .option('--mistakes <file>', 'draw every door face the daemon gets wrong (not found, no light, or the wrong one) as a PNG of face pictures with their labels')
     .option('--min-face <px>', 'faces smaller than this (smaller side, px) are reported apart', '32')
     .option('--cache-dir <dir>', 'cache folder for photo probes', '.cache/features')
     .option('--no-progress', 'no progress bar')
@@ -62,11 +64,12 @@ export function register(program: Command): void {
         if (err instanceof ConfigError) fail(err.message);
         throw err;
       }
-      const common = { data: flags.data, cacheDir: flags.cacheDir, progress: flags.progress !== false, json: flags.json, png: flags.png };
+      const common = { data: flags.data, cacheDir: flags.cacheDir, progress: flags.progress !== false, json: flags.json, png: flags.png, mistakes: flags.mistakes };
       try {
         const { resolveClassifierPrecision } = await import('../vision/mask-classifier.js');
         const { precision } = await resolveClassifierPrecision({ modelDir: config.classifier.modelDir, precision: config.classifier.precision, stateDir: config.stateDir });
         if (flags.crops) {
+          if (flags.mistakes) fail('--mistakes draws the end-to-end evaluation\'s faces; it does not go with --crops');
           const { runEvaluation } = await import('../workflows/eval/eval-run.js');
           const { formatMetrics } = await import('../workflows/eval/metrics.js');
           const report = await runEvaluation({ ...common, model: config.classifier.modelDir, split: flags.split as 'test', minFace, precision });

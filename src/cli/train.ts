@@ -110,5 +110,5 @@ async function crossValidateCommand(opts: TrainOptions, folds: number): Promise<
     process.stdout.write(`label fusion weight ${r.fusionWeight}, confidence ${r.confidence}: door macro-F1 ${r.door.macroF1.toFixed(3)} (${formatInterval(r.doorIntervals.macroF1)}), mask_incorrect ${mi.correct}/${mi.n}\n`);
   }
   for (const f of cv.folds) process.stdout.write(`fold ${f.fold}: ${f.photos} photos, door macro-F1 ${f.door.macroF1.toFixed(3)} on ${f.door.faces} faces (${f.model})\n`);
-  process.stdout.write(`written: ${cv.json}, ${cv.png}\n`);
+  process.stdout.write(`written: ${cv.json}, ${cv.png}, ${cv.mistakes} (the door faces without the right light)\n`);
 }

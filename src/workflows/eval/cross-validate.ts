@@ -15,6 +15,7 @@ import { runTraining } from '../train/trainer.js';
 import { doorReport, type DecisionRule, type DoorFace, type DoorReport } from './door-eval.js';
 import { doorPng } from './door-report.js';
 import { runDoorEvaluation } from './door-run.js';
+import { doorMistakes, mistakesPng } from './mistakes-sheet.js';
 import { rounded } from './metrics.js';
 
 const log = createLogger('cross-validate');
@@ -36,6 +37,8 @@ export interface CrossValidation {
   pooled: DoorReport[];
   json: string;
   png: string;
+  /** The pooled door faces the first rule gets wrong, as pictures. */
+  mistakes: string;
 }
 
 export async function crossValidate(o: CrossValidationOptions): Promise<CrossValidation> {
@@ -44,6 +47,7 @@ export async function crossValidate(o: CrossValidationOptions): Promise<CrossVal
   let photos = 0;
   let unmatched = 0;
   let ran = '';
+  const photoFiles = new Map<string, string>();
   const folds: CrossValidation['folds'] = [];
   for (let index = 0; index < o.folds; index++) {
     const model = path.join(o.train.out, `fold-${index + 1}-of-${o.folds}`);
@@ -52,6 +56,7 @@ export async function crossValidate(o: CrossValidationOptions): Promise<CrossVal
     const evaluation = await runDoorEvaluation({ modelDir: model, precision: 'float', detector: o.detector, stateDir: o.stateDir, split: 'validation', minFace: o.minFace, rules: [o.rules[0]!], cacheDir: o.train.cacheDir, progress: o.train.progress });
     ran = detectorName(evaluation.detector);
     faces.push(...evaluation.run.faces);
+    for (const [id, file] of evaluation.photoFiles) photoFiles.set(id, file);
     photos += evaluation.run.photos;
     unmatched += evaluation.run.unmatched;
     const door = evaluation.reports[0]!.door;
@@ -64,5 +69,7 @@ export async function crossValidate(o: CrossValidationOptions): Promise<CrossVal
   const png = path.join(o.train.out, 'cross-validation.png');
   writeFileAtomic(json, JSON.stringify(rounded({ title, folds, pooled, faces }), null, 2) + '\n');
   writeFileAtomic(png, await doorPng(title, pooled[0]!));
-  return { title, folds, pooled, json, png };
+  const mistakes = path.join(o.train.out, 'cross-validation-mistakes.png');
+  writeFileAtomic(mistakes, await mistakesPng(title, doorMistakes(faces, o.rules[0]!, o.minFace), (id) => photoFiles.get(id)!));
+  return { title, folds, pooled, json, png, mistakes };
 }

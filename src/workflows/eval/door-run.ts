@@ -14,6 +14,7 @@ import { DEFAULT_SPLIT, SPLITS, type SplitName } from '../data/split.js';
 import { doorReport, runDoorEval, type DecisionRule, type DoorReport, type DoorRun } from './door-eval.js';
 import { doorPng } from './door-report.js';
 import { loadCardData } from './eval-run.js';
+import { doorMistakes, mistakesPng } from './mistakes-sheet.js';
 import { rounded } from './metrics.js';
 
 export interface DoorEvalOptions {
@@ -27,6 +28,8 @@ export interface DoorEvalOptions {
   rules: DecisionRule[];
   json?: string;
   png?: string;
+  /** A PNG of the door faces the first rule gets wrong (mistakes-sheet.ts). */
+  mistakes?: string;
   cacheDir: string;
   progress: boolean;
   /** Where precision auto keeps its choice (the config's stateDir), so eval runs the detector file the daemon runs. */
@@ -40,6 +43,8 @@ export interface DoorEvaluation {
   reports: DoorReport[];
   /** The detector as it ran (precision auto resolved). */
   detector: ResolvedDetectorSettings;
+  /** Each evaluated face's photo file, by photoId. */
+  photoFiles: Map<string, string>;
 }
 
 export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluation> {
@@ -65,5 +70,7 @@ export async function runDoorEvaluation(o: DoorEvalOptions): Promise<DoorEvaluat
   const reports = o.rules.map((rule) => doorReport(run, o.minFace, rule));
   if (o.json) writeFileAtomic(o.json, JSON.stringify(rounded({ title, model: card.name, precision: classifier.info.precision, detector: settings, data: roots, split: o.data?.length ? 'all' : o.split, reports }), null, 2) + '\n');
   if (o.png) writeFileAtomic(o.png, await doorPng(title, reports[0]!));
-  return { title, run, reports, detector: settings };
+  const photoFiles = new Map(samples.map((s) => [s.photoId, s.file]));
+  if (o.mistakes) writeFileAtomic(o.mistakes, await mistakesPng(title, doorMistakes(run.faces, o.rules[0]!, o.minFace), (id) => photoFiles.get(id)!));
+  return { title, run, reports, detector: settings, photoFiles };
 }
