@@ -29,7 +29,7 @@ test('one person: decided once after minFrames, with the median label, never aga
   for (let i = 0; i < 10; i++) {
     const u = t.update(i * 100, [face(at(100 + i * 5), 'no_mask', 0.8)]);
     seen.push(u.decided.length);
-    assert.equal(u.inView, 1);
+    assert.equal(u.inView, i >= 2 ? 1 : 0, 'a person from the minFrames-th frame');
     assert.equal(u.showing, i >= 2 ? 'no_mask' : null);
     if (u.decided.length) {
       const d = u.decided[0];
@@ -68,12 +68,18 @@ test('the median ignores a single wild score; no decision while the median is be
   assert.ok(end!.unsure!.score < OPTS.confidence);
 });
 
-test('a track too short to decide ends without a best guess', () => {
+test('a face seen in fewer than minFrames frames is no person: no id taken, not in view, no entered, no left', () => {
   const t = new IouTracker(OPTS);
-  t.update(0, [face(at(100), 'mask', 0.99)]);
-  const [end] = t.update(OPTS.lostAfterMs + 1, []).left;
-  assert.equal(end?.frames, 1);
-  assert.equal(end?.unsure, undefined);
+  for (const now of [0, 100]) {
+    const u = t.update(now, [face(at(100), 'mask', 0.99)]);
+    assert.deepEqual([u.entered, u.decided, u.inView], [[], [], 0]);
+  }
+  assert.deepEqual(t.update(100 + OPTS.lostAfterMs + 1, []).left, [], 'a two-frame false detection leaves nothing behind');
+  // The next real face is person 1, so the numbers people get have no gaps.
+  const seen = [0, 1, 2].map((i) => t.update(2000 + i * 100, [face(at(400), 'no_mask', 0.9)]));
+  assert.deepEqual(seen.map((u) => u.entered), [[], [], [1]]);
+  assert.equal(seen[2]!.decided[0]?.trackId, 1, 'entered and decided on the same frame, entered first in the update');
+  assert.equal(seen[2]!.decided[0]?.firstSeenAt, 2000, 'its time in view counts from its first frame');
 });
 
 test('a person unseen for lostAfterMs ends; coming back is a new track and a new decision', () => {
@@ -131,20 +137,25 @@ test('a fast move with no overlap continues the track by centroid distance', () 
   assert.equal(d.length, 1);
   assert.equal(d[0].frames, 3);
   // far away and a different size: a new person
-  const u = t.update(300, [face(at(280), 'no_mask'), face({ x: 10, y: 400, w: 30, h: 30 }, 'mask')]);
-  assert.equal(u.inView, 2);
+  const small = { x: 10, y: 400, w: 30, h: 30 };
+  for (const now of [300, 400]) t.update(now, [face(at(280), 'no_mask'), face(small, 'mask')]);
+  const u = t.update(500, [face(at(280), 'no_mask'), face(small, 'mask')]);
+  assert.deepEqual([u.inView, u.entered], [2, [2]]);
 });
 
 test('entered and left: a new face starts a track, a face unseen for lostAfterMs ends it with its label', () => {
   const t = new IouTracker(OPTS);
   const first = t.update(0, [face(at(100), 'mask')]);
-  assert.deepEqual(first.entered, [1]);
+  assert.deepEqual(first.entered, [], 'one frame is not yet a person');
   assert.deepEqual(first.left, []);
-  for (let i = 1; i < 4; i++) assert.deepEqual(t.update(i * 100, [face(at(100), 'mask')]).entered, []);
+  const entered = [1, 2, 3].map((i) => t.update(i * 100, [face(at(100), 'mask')]).entered);
+  assert.deepEqual(entered, [[], [1], []], 'a person on the minFrames-th frame, once');
   const gone = t.update(300 + OPTS.lostAfterMs + 1, []);
   assert.equal(gone.inView, 0);
   assert.deepEqual(gone.left, [{ trackId: 1, label: 'mask', frames: 4, durationMs: 300 }]);
   const undecided = new IouTracker(OPTS);
-  undecided.update(0, [face(at(100), 'mask')]);
-  assert.deepEqual(undecided.update(OPTS.lostAfterMs + 1, []).left, [{ trackId: 1, label: null, frames: 1, durationMs: 0 }]);
+  for (const now of [0, 100, 200]) undecided.update(now, [face(at(100), 'mask', 0.4)]);
+  const [end] = undecided.update(200 + OPTS.lostAfterMs + 1, []).left;
+  assert.deepEqual({ ...end, unsure: undefined }, { trackId: 1, label: null, frames: 3, durationMs: 200, unsure: undefined });
+  assert.equal(end?.unsure?.label, 'mask');
 });

@@ -67,7 +67,7 @@ export const schema = {
   tracker: {
     iouThreshold: { doc: 'Box overlap that continues a track.', format: 'fraction', default: 0.3 },
     window: { doc: 'How many recent scores a track keeps (the label is their median).', format: integer(1, 100), default: 7 },
-    minFrames: { doc: 'Frames a track needs before it is decided.', format: integer(1, 100), default: 3 },
+    minFrames: { doc: 'Frames a face must be seen in before it counts as a person (entered on the person topic) and can be decided; fewer frames are taken for a false detection.', format: integer(1, 100), default: 3 },
     confidence: { doc: 'Median score a label needs to decide a track; a person who never reaches it gets no light and no event (logged once; maskwatch eval --confidence compares values).', format: 'fraction', default: 0.6 },
     lostAfterMs: { doc: 'A track unseen this long ends; a person who comes back is a new track.', format: integer(1, 600_000), default: 1500 },
   },

@@ -56,22 +56,22 @@ export interface MaskClassifier {
 }
 
 // ---------- decision ----------
-/** A track that ended on this update (unseen for lostAfterMs). */
+/** A person who left on this update (unseen for lostAfterMs). */
 export interface TrackEnd {
   trackId: number;
   label: Label | null;
   frames: number;
   durationMs: number;
-  /** Undecided after enough frames: the median's best label, whose score stayed below the confidence needed. */
+  /** Left undecided: the median's best label, whose score stayed below the confidence needed. */
   unsure?: { label: Label; score: number };
 }
 export interface TrackerUpdate {
-  /** Tracks started on this update (a new face). */
+  /** People who became one on this update: a face seen in tracker.minFrames frames gets its id then. */
   entered: number[];
   /** Tracks decided on this update: one per person, never repeated for the same track. */
   decided: Decision[];
   left: TrackEnd[];
-  /** Tracks currently in view (decided or not). */
+  /** People currently in view (decided or not); faces not yet seen in minFrames frames do not count. */
   inView: number;
   /** The most severe decided label in view (no_mask > mask_incorrect > mask), or null. */
   showing: Label | null;

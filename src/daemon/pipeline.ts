@@ -180,7 +180,6 @@ export class Pipeline {
     }
     for (const end of update.left) {
       if (end.unsure) log.info(`person ${end.trackId} left undecided after ${end.frames} frames (median ${end.unsure.label} ${end.unsure.score.toFixed(2)}, below tracker.confidence): no light, no event`);
-      else if (end.label === null) log.debug(`track ${end.trackId}: seen ${end.frames} frame(s), too few to decide`);
       bus.emit('person.left', { ...end, at: now, source: from });
     }
     door.update(update.showing, update.inView);

@@ -19,6 +19,7 @@ export interface TrackerOptions {
 export const SEVERITY: readonly Label[] = ['no_mask', 'mask_incorrect', 'mask'];
 
 interface Track {
+  /** 0 until the face has been seen in minFrames frames and so counts as a person. */
   id: number;
   box: Box;
   firstSeenAt: number;
@@ -37,9 +38,11 @@ function median(values: number[]): number {
 }
 
 /**
- * Greedy IoU tracker with a centroid-distance fallback for fast moves. Each track's label
- * is the median of its recent scores; each track is decided at most once (one person, one
- * event); a track unseen for lostAfterMs ends (`left`). Pure: time comes in with each update.
+ * Greedy IoU tracker with a centroid-distance fallback for fast moves. A face becomes a person (an id, `entered`) once
+ * it has been seen in minFrames frames, as Frigate's min_initialized: a false detection of a frame or two is never a
+ * person, so it takes no number and reaches no topic. Each person's label is the median of their recent scores; each is
+ * decided at most once (one person, one event); a person unseen for lostAfterMs ends (`left`); a face that was not yet
+ * a person just goes. Pure: time comes in with each update.
  */
 export class IouTracker implements Tracker {
   private tracks: Track[] = [];
@@ -51,7 +54,8 @@ export class IouTracker implements Tracker {
     const left: TrackEnd[] = [];
     this.tracks = this.tracks.filter((t) => {
       if (now - t.lastSeenAt <= this.opts.lostAfterMs) return true;
-      const unsure = !t.decision && t.frames >= this.opts.minFrames ? { unsure: this.medianLabel(t) } : {};
+      if (!t.id) return false;
+      const unsure = t.decision ? {} : { unsure: this.medianLabel(t) };
       left.push({ trackId: t.id, label: t.decision?.label ?? null, frames: t.frames, durationMs: t.lastSeenAt - t.firstSeenAt, ...unsure });
       return false;
     });
@@ -60,15 +64,18 @@ export class IouTracker implements Tracker {
     for (let f = 0; f < faces.length; f++) {
       let track = assigned.get(f);
       if (!track) {
-        track = { id: this.nextId++, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null };
+        track = { id: 0, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null };
         this.tracks.push(track);
-        entered.push(track.id);
       }
       track.box = faces[f].box;
       track.lastSeenAt = now;
       track.frames++;
       track.history.push(faces[f].probs);
       if (track.history.length > this.opts.window) track.history.shift();
+      if (!track.id && track.frames >= this.opts.minFrames) {
+        track.id = this.nextId++;
+        entered.push(track.id);
+      }
     }
     const decided: Decision[] = [];
     for (const t of this.tracks) {
@@ -82,7 +89,7 @@ export class IouTracker implements Tracker {
     for (const t of this.tracks) {
       if (t.decision && (showing === null || SEVERITY.indexOf(t.decision.label) < SEVERITY.indexOf(showing))) showing = t.decision.label;
     }
-    return { entered, decided, left, inView: this.tracks.length, showing };
+    return { entered, decided, left, inView: this.tracks.filter((t) => t.id).length, showing };
   }
 
   /** Face index → existing track: IoU pairs first (best first), then nearest centroids for what is left. */
