@@ -66,3 +66,17 @@ test('the folder is fsynced after the rename, so the new name survives a power c
   assert.match(synced[0]!, /\.a\.json\..*\.tmp$/);
   assert.deepEqual(synced.slice(1), ['rename', dir]);
 });
+
+test('an error names the file asked for, not the temp file, in one clause, and keeps its errno code', (t) => {
+  const disk = Tmpfs.mount(64);
+  if (typeof disk === 'string') return t.skip(disk);
+  mounts.push(disk);
+  const file = path.join(disk.dir, 'door.png');
+  assert.throws(
+    () => writeFileAtomic(file, Buffer.alloc(200 * 1024)),
+    (err: NodeJS.ErrnoException) => err.message === `cannot write ${file}: no space left on device (ENOSPC)` && err.code === 'ENOSPC',
+  );
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'plain'), '');
+  assert.throws(() => writeFileAtomic(path.join(dir, 'plain', 'x.json'), '{}'), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' || err.code === 'ENOTDIR' ? /^cannot write .*plain\/x\.json: .*\((EEXIST|ENOTDIR)\)$/.test(err.message) : false);
+});

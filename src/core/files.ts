@@ -6,6 +6,13 @@ import path from 'node:path';
 /** The fs calls writeFileAtomic makes (a test passes one whose writeSync writes less than asked). */
 export type AtomicWriteIo = Pick<typeof fs, 'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'rmSync' | 'mkdirSync'>;
 
+/** `no space left on device (ENOSPC)` from Node's `ENOSPC: no space left on device, open '…'`: one short clause for a log line. */
+export function fsErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^(E[A-Z0-9]+): ([^,]+)/.exec(message);
+  return m ? `${m[2]} (${m[1]})` : message;
+}
+
 let tempCounter = 0;
 
 /** A temp name next to file, unique within this process; `.<name>.<pid>.<n>.tmp`. */
@@ -19,6 +26,17 @@ export function tempNameFor(file: string): string {
  * fsync of the folder so the rename itself is on disk.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, io: AtomicWriteIo = fs): void {
+  try {
+    writeWhole(file, data, io);
+  } catch (err) {
+    // Named by the file asked for, not the temp file the error was raised on; the errno code stays for callers.
+    const named = new Error(`cannot write ${file}: ${fsErrorText(err)}`, { cause: err }) as NodeJS.ErrnoException;
+    named.code = (err as NodeJS.ErrnoException).code;
+    throw named;
+  }
+}
+
+function writeWhole(file: string, data: string | Uint8Array, io: AtomicWriteIo): void {
   io.mkdirSync(path.dirname(file), { recursive: true });
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const tmp = tempNameFor(file);

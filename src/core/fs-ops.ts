@@ -45,10 +45,3 @@ export const nodeFileOps: FileOps = {
   },
   mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
 };
-
-/** `no space left on device (ENOSPC)` from Node's `ENOSPC: no space left on device, open '…'`: one short clause for a log line. */
-export function fsErrorText(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^(E[A-Z0-9]+): ([^,]+)/.exec(message);
-  return m ? `${m[2]} (${m[1]})` : message;
-}

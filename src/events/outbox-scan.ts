@@ -5,7 +5,8 @@
  * `<name>.damaged` (kept for a look, never deleted), anything else is left alone; one warning says so.
  */
 import path from 'node:path';
-import { type FileKind, type FileOps, fsErrorText } from '../core/fs-ops.js';
+import { fsErrorText } from '../core/files.js';
+import { type FileKind, type FileOps } from '../core/fs-ops.js';
 import { createLogger } from '../core/log.js';
 import { LABELS, type Label } from '../core/types.js';
 

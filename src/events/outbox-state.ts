@@ -7,7 +7,8 @@
  * writes that is the newer copy, and a damaged copy never winds seq back to numbers already delivered.
  */
 import path from 'node:path';
-import { type FileOps, fsErrorText } from '../core/fs-ops.js';
+import { fsErrorText } from '../core/files.js';
+import { type FileOps } from '../core/fs-ops.js';
 import { LABELS } from '../core/types.js';
 import type { CountsPayload } from './topics.js';
 

@@ -15,7 +15,8 @@
  * in one run.
  */
 import path from 'node:path';
-import { type FileOps, fsErrorText, nodeFileOps } from '../core/fs-ops.js';
+import { fsErrorText } from '../core/files.js';
+import { type FileOps, nodeFileOps } from '../core/fs-ops.js';
 import { createLogger, errorMessage } from '../core/log.js';
 import type { Label } from '../core/types.js';
 import { removeStateTemps, scanOutboxFolder, tryRemove } from './outbox-scan.js';
