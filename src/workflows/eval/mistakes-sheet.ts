@@ -17,7 +17,7 @@ const CAPTION = 42;
 const HEADER = 24;
 const COLS = 8;
 /** More would make a sheet nobody reads; the rest are counted in its header. */
-export const MAX_TILES = 96;
+const MAX_TILES = 96;
 const COLOURS: Record<Label, string> = { mask: '#7ddc7d', no_mask: '#ff6b6b', mask_incorrect: '#ffbf47' };
 
 export interface DoorMistake {
