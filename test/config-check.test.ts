@@ -178,3 +178,31 @@ test('config print redacts the password inside mqtt.url; config/example.json pas
   assert.equal(example.code, 0, example.stderr);
   assert.match(example.stdout, /^config ok \(defaults; file .*config\/example\.json; .*camera auto/);
 });
+
+test('a password never shows in a problem line: inside a URL URL() rejects, in a broken file, as an object or a group', async () => {
+  const secret = 'Hunter2pw';
+  const cases: Array<[string, () => string[]]> = [];
+  for (const url of [`mqtt://bob:${secret}/x@broker:1883`, `mqtt://bob:${secret}#x@broker:1883`, `mqtt://bob:${secret}?x@broker:1883`, `bob:${secret}@broker:1883`, `mqtt:bob:${secret}@broker:1883`]) {
+    cases.push([`env ${url}`, () => problems({}, { MASKWATCH_MQTT_URL: url }).lines]);
+  }
+  cases.push(['a broken file', () => problems(`{\n  "mqtt": {\n    "password": '${secret}'\n  }\n}\n`).lines]);
+  cases.push(['a broken file, URL', () => problems(`{\n  "mqtt": {"url": 'mqtt://bob:${secret}@h:1883'}\n}\n`).lines]);
+  cases.push(['an object for the password', () => problems({ mqtt: { password: { value: secret } } }).lines]);
+  cases.push(['a string for the mqtt group', () => problems({ mqtt: `mqtt://bob:${secret}@host:1883` }).lines]);
+  for (const [what, lines] of cases) {
+    let got: string[];
+    try {
+      got = lines();
+    } catch (err) {
+      got = [String((err as Error).message)];
+    }
+    assert.ok(got.length >= 1, `${what}: rejected`);
+    assert.ok(!got.join('\n').includes(secret), `${what}: ${got.join('\n')}`);
+  }
+  assert.match(problems({ mqtt: `mqtt://bob:${secret}@host:1883` }).lines[0]!, /^config: mqtt in .* must be an object of keys such as \{"enabled": …\}, not a string$/);
+  // A % that is not an escape: config check rejects what run could not use, naming the key (the password unseen).
+  const percent = 'mqtt://bob:50%off@127.0.0.1:1883';
+  const check = await runCli(['config', 'check', '--no-mqtt'], { env: { MASKWATCH_MQTT_URL: percent } });
+  assert.equal(check.code, 1, check.stdout);
+  assert.match(check.stderr, /^config: mqtt\.url = "mqtt:\/\/bob:\*\*\*@127\.0\.0\.1:1883" \(from environment variable MASKWATCH_MQTT_URL\): the password in it has a malformed %-escape \(write a % as %25\)\n$/);
+});

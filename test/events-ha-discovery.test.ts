@@ -45,8 +45,8 @@ async function broker(): Promise<Mosquitto> {
 const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mw-ha-'));
 const mqttConfig = (url: string, extra: Record<string, unknown> = {}) => loadConfig({ overrides: { 'mqtt.url': url, ...extra }, env: {} }).config.mqtt;
 
-function sink(url: string, extra: Record<string, unknown> = {}, deviceId = 'door1'): MqttEventSink {
-  const s = new MqttEventSink({ mqtt: mqttConfig(url, extra), deviceId, stateDir: tmpDir(), env: {}, reconnectInitialMs: 50, reconnectMaxMs: 200, modelName: MODEL.name });
+function sink(url: string, extra: Record<string, unknown> = {}, deviceId = 'door1', clock?: ManualClock): MqttEventSink {
+  const s = new MqttEventSink({ mqtt: mqttConfig(url, extra), deviceId, stateDir: tmpDir(), env: {}, reconnectInitialMs: 50, reconnectMaxMs: 200, modelName: MODEL.name, ...(clock ? { clock } : {}) });
   stops.push(() => s.stop());
   return s;
 }
@@ -270,15 +270,24 @@ test('the mute switch follows the command: Home Assistant’s payload_on mutes, 
   await old.endAsync();
 });
 
-test('sent again when Home Assistant announces a restart; stats off drops the diagnostics; discovery off removes every entity', { timeout: 30_000 }, async () => {
+test('sent again when Home Assistant announces a restart, at most once per 10 s; stats off drops the diagnostics; discovery off removes every entity', { timeout: 30_000 }, async () => {
   const b = await broker();
   const live = await subscriber(b, 'homeassistant/+/+/+/config');
-  const s = sink(b.url);
+  const clock = new ManualClock();
+  const s = sink(b.url, {}, 'door1', clock);
   await s.start();
   await waitFor('configs', () => live.got.filter((m) => m.text).length >= EXPECTED.length);
   const first = live.got.length;
   await live.client.publishAsync('homeassistant/status', 'online');
   await waitFor('configs again after the HA birth message', () => live.got.length >= 2 * first);
+  // A flood of birth messages (anyone allowed to publish there can send them) is answered once, when the window ends.
+  for (let i = 0; i < 20; i++) await live.client.publishAsync('homeassistant/status', 'online');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(live.got.length, 2 * first, 'nothing more inside the 10 s window');
+  clock.advance(10_000);
+  await waitFor('one more announce at the end of the window', () => live.got.length >= 3 * first);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(live.got.length, 3 * first, 'twenty birth messages made one announce');
   await s.stop();
 
   const noStats = sink(b.url, { 'mqtt.statsIntervalS': 0 });

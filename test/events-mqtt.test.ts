@@ -183,7 +183,7 @@ test('commands: known ones reach the handler and get its reply; unknown or malfo
     return { topic: got[got.length - 1]!.topic, reply: JSON.parse(got[got.length - 1]!.text) };
   };
   assert.deepEqual(await send('mute', '{"minutes": 5, "id": "r1"}'), { topic: 'maskwatch/door1/cmd/mute/result', reply: { ok: true, message: 'did mute', id: 'r1' } });
-  assert.deepEqual((await send('lamp-test', '')).reply, { ok: true, message: 'did lamp-test' });
+  assert.deepEqual((await send('lamp-test', '{}')).reply, { ok: true, message: 'did lamp-test' });
   assert.deepEqual(calls, [['mute', { minutes: 5 }], ['lamp-test', {}]]);
   const bad = [
     ['self-destruct', '{"id": 7}'],
@@ -201,6 +201,31 @@ test('commands: known ones reach the handler and get its reply; unknown or malfo
   }
   assert.equal((await send('self-destruct', '{"id": 7}')).reply.id, 7);
   assert.equal(calls.length, 2, 'no handler call for bad commands');
+  await s.stop();
+  await cli.endAsync();
+});
+
+test('MQTT 3.1.1: clearing a retained command while connected (an empty message, its retain flag hidden) runs nothing', { timeout: 30_000 }, async () => {
+  const b = await broker();
+  const s = sink(b.url, { protocolVersion: 4 });
+  const calls: CommandName[] = [];
+  s.onCommand(async (name) => {
+    calls.push(name);
+    return { ok: true, message: `did ${name}` };
+  });
+  await s.start();
+  await waitFor('connected', () => s.connected);
+  const cli = await b.client({ protocolVersion: 4 });
+  const got = collect(cli);
+  await cli.subscribeAsync(['maskwatch/door1/cmd/+/result', 'homeassistant/button/maskwatch_door1/reload_model/config'], { qos: 1 });
+  await waitFor('discovery', () => got.some((m) => m.topic.endsWith('/reload_model/config')));
+  await cli.publishAsync('maskwatch/door1/cmd/mute', '', { qos: 1, retain: true });
+  await cli.publishAsync('maskwatch/door1/cmd/lamp-test', '', { qos: 1, retain: true });
+  await cli.publishAsync('maskwatch/door1/cmd/reload-model', '{"id": "live"}', { qos: 1 });
+  await waitFor('the reply to the live command', () => got.some((m) => m.topic.endsWith('/reload-model/result')));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(calls, ['reload-model'], 'the empty messages ran nothing');
+  assert.deepEqual(got.filter((m) => m.topic.endsWith('/result')).map((m) => m.topic), ['maskwatch/door1/cmd/reload-model/result']);
   await s.stop();
   await cli.endAsync();
 });

@@ -29,8 +29,8 @@ test('topic names and command topics', () => {
   assert.doesNotThrow(() => checkTopicPart('mqtt.prefix', 'site/a', true));
 });
 
-test('parseCommand: JSON objects only, known names and keys, id echoed', () => {
-  assert.deepEqual(parseCommand('lamp-test', ''), { ok: true, name: 'lamp-test', payload: {} });
+test('parseCommand: JSON objects only, known names and keys, id echoed, at most 4 KiB read', () => {
+  assert.deepEqual(parseCommand('lamp-test', '{}'), { ok: true, name: 'lamp-test', payload: {} });
   assert.deepEqual(parseCommand('mute', '{"seconds": 90, "id": "x"}'), { ok: true, name: 'mute', payload: { seconds: 90 }, id: 'x' });
   assert.deepEqual(parseCommand('mute', '{}'), { ok: true, name: 'mute', payload: {} });
   const bad: [string, string, RegExp][] = [
@@ -41,6 +41,8 @@ test('parseCommand: JSON objects only, known names and keys, id echoed', () => {
     ['mute', '{', /not valid JSON/],
     ['reboot', '{}', /unknown command "reboot"/],
     ['lamp-test', '{"id": {"a": 1}}', /id must be/],
+    ['lamp-test', '', /not valid JSON/],
+    ['mute', `{"seconds": 1, "pad": "${'x'.repeat(4096)}"}`, /^payload too large \(4121 bytes; a command takes at most 4096\)$/],
   ];
   for (const [name, body, message] of bad) {
     const r = parseCommand(name, body);

@@ -104,6 +104,33 @@ test('log forging: a key with a newline and a fake log line stays on one escaped
   assert.equal(replies('mute').find((r) => r.id === 'forge')!.ok, false);
 });
 
+test('a name too long for a reply topic, an empty message, an oversized payload: none runs anything or stops the daemon', { timeout: 60_000 }, async () => {
+  // A topic of MQTT's full 65,535 bytes: its reply topic would be longer than MQTT allows, and once writing that reply
+  // threw inside MQTT.js and ended the process.
+  await client.publishAsync(`${BASE}/cmd/${'a'.repeat(65_535 - `${BASE}/cmd/`.length)}`, '{}', { qos: 1 });
+  await client.publishAsync(`${BASE}/cmd/${'b'.repeat(2000)}`, '{}', { qos: 1 });
+  // How a retained command is cleared; MQTT 3.1.1 brokers pass it to live subscribers without the retain flag.
+  await client.publishAsync(`${BASE}/cmd/lamp-test`, '', { qos: 1 });
+  await client.publishAsync(`${BASE}/cmd/mute`, JSON.stringify({ seconds: 60, id: 'big', pad: 'x'.repeat(5000) }), { qos: 1 });
+  // Bigger than the 64 KiB the daemon takes (MQTT 5 Maximum Packet Size): the broker does not deliver it.
+  await client.publishAsync(`${BASE}/cmd/mute`, JSON.stringify({ seconds: 60, id: 'huge', pad: 'x'.repeat(200_000) }), { qos: 1 });
+  await client.publishAsync(`${BASE}/cmd/mute`, '{"seconds":0,"id":"after"}', { qos: 1 });
+  await waitFor('the reply to the command after them', () => replies('mute').some((r) => r.id === 'after'));
+  await sleep(500);
+  assert.ok(daemon.running, daemon.stderr.slice(-2000));
+  assert.deepEqual(replies('lamp-test'), [], 'the empty message ran no lamp test');
+  assert.ok(!/lamp test done/.test(daemon.stderr));
+  assert.deepEqual(received.filter((m) => /\/cmd\/[ab]{100,}/.test(m.topic)), [], 'no reply to the long names');
+  const big = replies('mute').find((r) => r.id === 'big');
+  assert.equal(big, undefined, 'an oversized payload is refused before it is parsed, so its id is not known');
+  assert.match(daemon.stderr, /WARN  \[commands\] command "mute": payload too large \(50\d\d bytes; a command takes at most 4096\)/);
+  assert.ok(!replies('mute').some((r) => r.id === 'huge'));
+  assert.ok(!/buzzer muted for 60 s/.test(daemon.stderr));
+  const long = logLines().filter((l) => l.includes('ignored a command named'));
+  assert.equal(long.length, 1, daemon.stderr.slice(-2000));
+  assert.match(long[0]!, /ignored a command named "b{40}\\u2026" \(2000 characters; no command is longer than 64\)$/);
+});
+
 test('mute is bounded to 7 days, given in minutes or in seconds', { timeout: 30_000 }, async () => {
   const ask = async (payload: Record<string, unknown>) => {
     await client.publishAsync(`${BASE}/cmd/mute`, JSON.stringify(payload), { qos: 1 });

@@ -44,9 +44,27 @@ export function parseConfigJson(text: string, file: string): unknown {
     if (!first) throw new ConfigError(`config ${file}: not valid JSON: ${(err as Error).message}`);
     const { line, column } = lineAndColumn(body, first.offset);
     const code = printParseErrorCode(first.error);
-    const near = body.split('\n')[line - 1].trim().slice(0, 60);
+    const near = withoutSecrets(body.split('\n')[line - 1].trim()).slice(0, 60);
     throw new ConfigError(`config ${file}:${line}:${column}: not valid JSON at line ${line}, column ${column}: ${JSON_ERRORS[code] ?? code} (line ${line}: ${near})`);
   }
+}
+
+const SECRET_NAMES = [...LEAVES].filter(([, leaf]) => leaf.sensitive).map(([key]) => key.split('.').at(-1)!);
+
+/** A line of a broken file as it may be shown: a secret key's value, or anything after a colon on a line with an @ (a URL's password), left out. */
+function withoutSecrets(line: string): string {
+  if (!line.includes('@') && !SECRET_NAMES.some((name) => line.includes(name))) return line;
+  const colon = line.indexOf(':');
+  return colon < 0 ? '…' : `${line.slice(0, colon + 1)} …`;
+}
+
+/** What a misplaced value is, for a problem line: its type, never its text (it may hold a secret). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object (keys ${Object.keys(value).slice(0, 5).map((k) => JSON.stringify(k)).join(', ') || 'none'})`;
+  if (typeof value === 'string') return 'a string';
+  return JSON.stringify(value);
 }
 
 /** The file's object, or null when there is no file and none was asked for. */
@@ -107,14 +125,14 @@ function walkGroup(obj: Record<string, unknown>, node: object, prefix: string, f
       }
     } else if (isSchemaLeaf(child)) {
       if (isPlainObject(value)) {
-        result.problems.push(`config: ${key} in ${file} takes a value, not an object (${JSON.stringify(value).slice(0, 60)})`);
+        result.problems.push(`config: ${key} in ${file} takes a value, not ${kindOf(value)}`);
         continue;
       }
       out[k] = value;
       result.leafKeys.push(key);
     } else if (!isPlainObject(value)) {
       const example = Object.keys(child as object)[0];
-      result.problems.push(`config: ${key} in ${file} must be an object of keys such as {"${example}": …}, not ${JSON.stringify(value)}`);
+      result.problems.push(`config: ${key} in ${file} must be an object of keys such as {"${example}": …}, not ${kindOf(value)}`);
     } else {
       out[k] = walkGroup(value, child as object, key, file, result);
     }

@@ -54,19 +54,28 @@ export function brokerUrlProblem(value: string): string | null {
   const scheme = url.protocol.slice(0, -1);
   if (!BROKER_SCHEMES.includes(scheme)) return `scheme ${scheme} is not one of ${BROKER_SCHEMES.join(', ')}; ${allowed}`;
   if (!value.slice(url.protocol.length).startsWith('//') || url.hostname === '') return `has no host; ${allowed}`;
+  for (const [what, part] of [['user name', url.username], ['password', url.password]] as const) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      return `the ${what} in it has a malformed %-escape (write a % as %25)`;
+    }
+  }
   return null;
 }
 
-/** The URL with the password of its user part replaced by ***. */
+/**
+ * The URL with the password of its user part replaced by ***. Also for what URL() rejects (a password holding / ? # @,
+ * no "//"): everything from the user part's first colon to the last @ counts as the password, so nothing of it shows.
+ */
 export function redactUrlPassword(value: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0];
-  if (!scheme) return value;
-  const rest = value.slice(scheme.length);
-  const authorityEnd = rest.search(/[/?#]|$/);
-  const at = rest.lastIndexOf('@', authorityEnd);
-  const colon = rest.indexOf(':');
-  if (at < 0 || colon < 0 || colon > at) return value;
-  return `${scheme}${rest.slice(0, colon)}:***${rest.slice(at)}`;
+  const at = value.lastIndexOf('@');
+  if (at < 0) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  const userPart = value.slice(scheme.length, at);
+  const colon = userPart.indexOf(':');
+  if (colon < 0) return value;
+  return `${scheme}${userPart.slice(0, colon)}:***${value.slice(at)}`;
 }
 
 function shownPath(p: string): string {

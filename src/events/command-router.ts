@@ -4,7 +4,9 @@
  * twice), and answered on `cmd/<name>/result`. Retained commands are refused (a retained request would run again
  * at every restart). An MQTT 5 response topic is honoured only under the device's own `reply/` level, so a request
  * cannot make the daemon write to its event topic or anywhere else it may publish. Nothing from the request reaches
- * a log line unescaped.
+ * a log line unescaped. An empty message is not a request: it is how a retained one is cleared, and a broker passes
+ * the clearing on to live subscribers without the retain flag under MQTT 3.1.1. A name longer than any command gets no
+ * reply (its result topic could exceed MQTT's topic length).
  */
 import type { IPublishPacket } from 'mqtt';
 import { createLogger, errorMessage } from '../core/log.js';
@@ -15,6 +17,9 @@ import type { CommandReply, Topics } from './topics.js';
 import { quoteUntrusted } from './untrusted.js';
 
 const log = createLogger('commands');
+
+/** Longer than any command name: such a request is dropped unanswered. */
+export const COMMAND_NAME_MAX = 64;
 
 export interface CommandRouterOptions {
   /** Commands waiting at most (the one running not counted); more are answered "busy". */
@@ -28,6 +33,7 @@ export class CommandRouter {
   private waiting = new Map<CommandName, number>();
   private waitingTotal = 0;
   private refusedRetained = 0;
+  private droppedLongNames = 0;
 
   constructor(
     private readonly connection: MqttConnection,
@@ -62,6 +68,12 @@ export class CommandRouter {
         log.warn(`refused a retained command on cmd/${quoteUntrusted(name)}: commands must not be retained (clear it with an empty retained message)${this.refusedRetained > 1 ? `; ${this.refusedRetained} refused so far` : ''}`);
       return;
     }
+    if (name.length > COMMAND_NAME_MAX) {
+      if (this.droppedLongNames++ % 100 === 0)
+        log.warn(`ignored a command named ${quoteUntrusted(name, 40)} (${name.length} characters; no command is longer than ${COMMAND_NAME_MAX})${this.droppedLongNames > 1 ? `; ${this.droppedLongNames} ignored so far` : ''}`);
+      return;
+    }
+    if (payload.length === 0) return log.debug(`ignored an empty message on cmd/${quoteUntrusted(name)} (how a retained command is cleared); send {} to run it`);
     const parsed = parseCommand(name, payload);
     const responseTopic = this.responseTopic(packet);
     const answer = (reply: CommandReply) => this.reply(name, reply, responseTopic, packet.properties?.correlationData);

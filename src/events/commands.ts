@@ -16,16 +16,19 @@ const ALLOWED_KEYS: Record<CommandName, readonly string[]> = {
   'reload-model': [],
 };
 
-/** A request is a JSON object (an empty payload counts as {}); `id` is echoed in the reply. */
+/** The largest request payload read: a command takes a few keys; anything bigger is refused before it is parsed. */
+export const COMMAND_PAYLOAD_MAX = 4096;
+
+/** A request is a JSON object (the router ignores empty payloads); `id` is echoed in the reply. */
 export function parseCommand(name: string, raw: Buffer | string): ParsedCommand {
+  const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (bytes > COMMAND_PAYLOAD_MAX) return { ok: false, message: `payload too large (${bytes} bytes; a command takes at most ${COMMAND_PAYLOAD_MAX})` };
   const text = raw.toString().trim();
-  let body: unknown = {};
-  if (text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return { ok: false, message: `payload is not valid JSON (send a JSON object, e.g. {})` };
-    }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { ok: false, message: `payload is not valid JSON (send a JSON object, e.g. {})` };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, message: 'payload must be a JSON object' };

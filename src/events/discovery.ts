@@ -4,6 +4,7 @@
  * Home Assistant since 2021). Each config follows the documented schema of its component (event, sensor, switch,
  * button); test/helpers/ha-discovery-schema.ts checks them against those rules.
  */
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { LIGHT_FOR } from '../core/labels.js';
 import type { DaemonState } from '../core/seams.js';
 import { LABELS } from '../core/types.js';
@@ -133,14 +134,22 @@ export function announceMessages(o: DiscoveryOptions): DiscoveryMessage[] {
   return [...configs, ...discoveryRemovals(o).filter((m) => !announced.has(m.topic))];
 }
 
+/** Home Assistant's `online` re-announces at most this often; anyone allowed to publish it could otherwise flood the broker. */
+export const STATUS_ANNOUNCE_MIN_MS = 10_000;
+
 /**
  * Announces the entities on every connection, and again when Home Assistant says it is back (`<prefix>/status`
- * `online`). With discovery turned off it clears what an earlier run announced.
+ * `online`): at once, then at most once per STATUS_ANNOUNCE_MIN_MS (an `online` inside that window is answered once,
+ * at its end). With discovery turned off it clears what an earlier run announced.
  */
 export class HaDiscovery {
+  private lastStatusAnnounce = -Infinity;
+  private pending: TimerHandle | null = null;
+
   constructor(
     private readonly connection: MqttConnection,
     private readonly opts: DiscoveryOptions & { enabled: boolean },
+    private readonly clock: Clock = systemClock,
   ) {}
 
   private get statusTopic(): string {
@@ -153,8 +162,25 @@ export class HaDiscovery {
       this.announce();
     });
     this.connection.onMessage((topic, payload) => {
-      if (this.opts.enabled && topic === this.statusTopic && payload.toString() === 'online') this.announce();
+      if (this.opts.enabled && topic === this.statusTopic && payload.toString() === 'online') this.statusOnline();
     });
+  }
+
+  stop(): void {
+    if (this.pending) this.clock.clearTimeout(this.pending);
+    this.pending = null;
+  }
+
+  private statusOnline(): void {
+    if (this.pending) return;
+    const wait = this.lastStatusAnnounce + STATUS_ANNOUNCE_MIN_MS - this.clock.now();
+    const go = () => {
+      this.pending = null;
+      this.lastStatusAnnounce = this.clock.now();
+      this.announce();
+    };
+    if (wait <= 0) go();
+    else this.pending = this.clock.setTimeout(go, wait);
   }
 
   private announce(): void {

@@ -7,8 +7,12 @@ import fs from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { MaskwatchConfig } from '../config/schema.js';
 import { createLogger, errorMessage, registerSecret } from '../core/log.js';
+import { quoteUntrusted } from './untrusted.js';
 
 const log = createLogger('mqtt');
+
+/** The largest packet the broker may send us (MQTT 5's Maximum Packet Size): commands are at most 4 KiB. */
+export const MAX_INCOMING_PACKET = 64 * 1024;
 
 export interface ConnectionOptions {
   mqtt: MaskwatchConfig['mqtt'];
@@ -69,7 +73,14 @@ export class MqttConnection {
     client.on('close', () => this.closed(client));
     client.on('error', (err) => this.failed(err));
     client.on('message', (topic, payload, packet) => {
-      for (const fn of this.messageListeners) fn(topic, payload, packet);
+      // A listener's error must not escape into MQTT.js's stream handling, where it would end the process.
+      for (const fn of this.messageListeners) {
+        try {
+          fn(topic, payload, packet);
+        } catch (err) {
+          log.error(`a message on ${quoteUntrusted(topic, 80)} could not be handled: ${errorMessage(err)}`);
+        }
+      }
     });
   }
 
@@ -77,7 +88,12 @@ export class MqttConnection {
   publish(topic: string, payload: string | Buffer, options: IClientPublishOptions, done?: (err?: Error) => void): boolean {
     const client = this.client;
     if (!client || !this.connected) return false;
-    client.publish(topic, payload, options, (err) => done?.(err ?? undefined));
+    try {
+      client.publish(topic, payload, options, (err) => done?.(err ?? undefined));
+    } catch (err) {
+      log.warn(`cannot publish on ${quoteUntrusted(topic, 80)}: ${errorMessage(err)}`);
+      return false;
+    }
     return true;
   }
 
@@ -132,7 +148,7 @@ export class MqttConnection {
       const why = this.lastError ? ` (${this.lastError})` : '';
       log.warn(`broker ${this.safe} ${this.everConnected ? 'does not answer' : 'unreachable'}${why}; ${this.awayNote()}retrying in the background, next try in ${client.options.reconnectPeriod ?? 1000} ms and then up to every ${Math.round((this.opts.reconnectMaxMs ?? 30_000) / 1000)} s`);
     } else {
-      log.debug(`reconnect failed${this.lastError ? `: ${this.lastError}` : ''}; next try in ${next} ms`);
+      log.debug(`reconnect failed${this.lastError ? `: ${this.lastError}` : ''}; next try in ${client.options.reconnectPeriod ?? 1000} ms`);
     }
     client.options.reconnectPeriod = next;
   }
@@ -158,8 +174,8 @@ export class MqttConnection {
       throw new Error('mqtt.url: not a valid URL (expected mqtt://host:1883, mqtts://, ws:// or wss://)');
     }
     if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) throw new Error(`mqtt.url: protocol ${parsed.protocol} is not one of mqtt:, mqtts:, ws:, wss:`);
-    const urlUser = decodeURIComponent(parsed.username);
-    const urlPassword = decodeURIComponent(parsed.password);
+    const urlUser = decodedUserPart(parsed.username, 'user name');
+    const urlPassword = decodedUserPart(parsed.password, 'password');
     registerSecret(urlPassword);
     parsed.username = '';
     parsed.password = '';
@@ -179,6 +195,8 @@ export class MqttConnection {
       username: m.username || urlUser || undefined,
       password: this.password() || urlPassword || undefined,
       rejectUnauthorized: m.rejectUnauthorized,
+      // The daemon receives only commands and Home Assistant's status: the broker drops anything bigger for us (MQTT 5).
+      ...(m.protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_INCOMING_PACKET } } : {}),
     };
     if (m.caFile) options.ca = readTlsFile('mqtt.caFile', m.caFile);
     if (m.certFile) options.cert = readTlsFile('mqtt.certFile', m.certFile);
@@ -200,6 +218,14 @@ export class MqttConnection {
     if (!password) password = (this.opts.env ?? process.env).MASKWATCH_MQTT_PASSWORD ?? '';
     registerSecret(password);
     return password;
+  }
+}
+
+function decodedUserPart(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new Error(`mqtt.url: the ${what} in it has a malformed %-escape (write a % as %25)`);
   }
 }
 

@@ -72,7 +72,7 @@ export class MqttEventSink implements EventSink {
       swVersion: PACKAGE_VERSION,
       modelName: opts.modelName,
       stats: m.statsIntervalS > 0,
-    });
+    }, opts.clock);
   }
 
   private get clock(): Clock {
@@ -97,6 +97,7 @@ export class MqttEventSink implements EventSink {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.discovery.stop();
     try {
       await this.outbox.idle();
     } catch (err) {
