@@ -125,6 +125,7 @@ test('a name too long for a reply topic, an empty message, an oversized payload:
   assert.equal(big, undefined, 'an oversized payload is refused before it is parsed, so its id is not known');
   assert.match(daemon.stderr, /WARN  \[commands\] command "mute": payload too large \(50\d\d bytes; a command takes at most 4096\)/);
   assert.ok(!replies('mute').some((r) => r.id === 'huge'));
+  assert.doesNotMatch(daemon.stderr, /payload too large \(2\d{5} bytes/, 'the broker kept the 200 kB message from the daemon');
   assert.ok(!/buzzer muted for 60 s/.test(daemon.stderr));
   const long = logLines().filter((l) => l.includes('ignored a command named'));
   assert.equal(long.length, 1, daemon.stderr.slice(-2000));
