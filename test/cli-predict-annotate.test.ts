@@ -56,3 +56,18 @@ test('11 inputs sharing 6 names: 11 annotated files, deterministic names, each i
   const help = await runCli(['predict', '--help']);
   assert.match(help.stdout.replace(/\s+/g, ' '), /gets -2, -3, … before the extension, in the order given/);
 });
+
+test('--annotate into the folder of an input: refused before anything is written, the input untouched', { timeout: 60_000 }, async () => {
+  const dir = path.join(tmp, 'same');
+  fs.mkdirSync(dir, { recursive: true });
+  const input = path.join(dir, 'in.jpg');
+  fs.copyFileSync(SAMPLE1, input);
+  const before = fs.readFileSync(input);
+  for (const out of [dir, `${dir}/`, path.relative(ROOT, dir)]) {
+    const r = await runCli(['predict', input, '--annotate', out]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `maskwatch: --annotate ${out} is the folder ${input} is in: its annotated copy would replace it; give another folder\n`);
+    assert.deepEqual(fs.readFileSync(input), before);
+    assert.deepEqual(fs.readdirSync(dir), ['in.jpg']);
+  }
+});

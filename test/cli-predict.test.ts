@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { LABELS } from '../src/core/types.js';
 import { ROOT, runCli } from './helpers/cli.js';
+import { Tmpfs } from './helpers/tmpfs.js';
 import { writeTinyModelDir } from './helpers/vision-tiny-classifier.js';
 
 const FACES = path.join(ROOT, 'test/fixtures/faces');
@@ -145,6 +146,22 @@ test('predict on a video: one ffmpeg reader, JSON lines carry the frame, --annot
   assert.deepEqual(fs.readdirSync(dir).sort(), ['clip.mp4', 'other.mp4']);
   const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height', '-of', 'csv=p=0', path.join(dir, 'clip.mp4')], { encoding: 'utf8' });
   assert.equal(probe.stdout.trim(), '800,534,3');
+});
+
+test('predict on a video with --annotate onto a full disk: one error line, no temp file, no hang (ffmpeg gone never drains)', { timeout: 120_000 }, async (t) => {
+  const disk = Tmpfs.mount(64);
+  if (typeof disk === 'string') return t.skip(disk);
+  try {
+    const clip = path.join(tmp, 'long.mp4');
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=10', '-frames:v', '80', '-c:v', 'mpeg4', '-q:v', '2', clip]);
+    assert.equal(made.status, 0, made.stderr?.toString());
+    const r = await runCli(['predict', ...base, '--annotate', disk.dir, clip], { timeoutMs: 90_000 });
+    assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^maskwatch predict: ${disk.dir}/long\\.mp4: ffmpeg could not write the video \\(.*No space left on device.*\\)\\n$`, 's'));
+    assert.deepEqual(fs.readdirSync(disk.dir), [], 'no temp file left');
+  } finally {
+    disk.dispose();
+  }
 });
 
 test('classify --json: one line per face crop with label, score and probs', async () => {

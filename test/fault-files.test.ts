@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic, type AtomicWriteIo } from '../src/core/files.js';
+import { makeDirs, writeFileAtomic, type AtomicWriteIo } from '../src/core/files.js';
+import { ROOT, runCli } from './helpers/cli.js';
 import { Tmpfs } from './helpers/tmpfs.js';
 
 const mounts: Tmpfs[] = [];
@@ -78,5 +79,19 @@ test('an error names the file asked for, not the temp file, in one clause, and k
   );
   const dir = tmp();
   fs.writeFileSync(path.join(dir, 'plain'), '');
-  assert.throws(() => writeFileAtomic(path.join(dir, 'plain', 'x.json'), '{}'), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' || err.code === 'ENOTDIR' ? /^cannot write .*plain\/x\.json: .*\((EEXIST|ENOTDIR)\)$/.test(err.message) : false);
+  const plain = path.join(dir, 'plain');
+  assert.throws(() => writeFileAtomic(path.join(plain, 'x.json'), '{}'), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR' && err.message === `cannot write ${plain}/x.json: cannot create the folder ${plain}: ${plain} is a file, not a folder (ENOTDIR)`);
+  assert.throws(() => makeDirs(path.join(plain, 'a', 'b')), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR' && err.message === `cannot create the folder ${plain}/a: ${plain} is a file, not a folder (ENOTDIR)`);
+  makeDirs(path.join(dir, 'new', 'deeper'));
+  assert.ok(fs.statSync(path.join(dir, 'new', 'deeper')).isDirectory());
+});
+
+test('a folder under /proc: one error, at once (Node 20\'s recursive mkdir spins there forever, deaf to SIGTERM)', { timeout: 60_000 }, async () => {
+  // In a child process with a deadline: a regression would hang this process, not fail it.
+  const started = Date.now();
+  const r = await runCli(['predict', path.join(ROOT, 'test/fixtures/faces', fs.readdirSync(path.join(ROOT, 'test/fixtures/faces')).find((f) => f.endsWith('.jpg'))!), '--annotate', '/proc/maskwatch-test/out'], { timeoutMs: 30_000 });
+  assert.ok(Date.now() - started < 30_000, 'it did not hang');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /cannot create the folder \/proc\/maskwatch-test: this file system takes no new folders there \(ENOENT\)/);
+  assert.throws(() => makeDirs('/proc/maskwatch-test/a/b'), /^Error: cannot create the folder \/proc\/maskwatch-test: this file system takes no new folders there \(ENOENT\)$/);
 });

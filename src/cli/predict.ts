@@ -46,6 +46,8 @@ export function register(program: Command): void {
       if (opts.precision) overrides['classifier.precision'] = opts.precision;
       if (opts.detector) overrides['detector.model'] = opts.detector;
       if (opts.minFace !== undefined) overrides['detector.minFaceSize'] = opts.minFace;
+      const overwritten = opts.annotate ? inputs.find((input) => sameFolder(path.dirname(input), opts.annotate!)) : undefined;
+      if (overwritten !== undefined) return fail(`--annotate ${opts.annotate} is the folder ${overwritten} is in: its annotated copy would replace it; give another folder`, 1);
       const config = loadConfigOrExit(opts.config, overrides);
       const classifier = await openClassifierOrExit(config);
       let detector: FaceDetector;
@@ -115,6 +117,17 @@ async function predictOne(input: string, parts: Parts): Promise<void> {
     writeFileAtomic(annotated, await annotateImage(image, faces.map(toAnnotated), format ?? 'png'));
   }
   printResult(input, undefined, faces, parts.opts.json, annotated);
+}
+
+function sameFolder(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 function hasVideoStream(file: string): boolean {

@@ -13,6 +13,49 @@ export function fsErrorText(err: unknown): string {
   return m ? `${m[2]} (${m[1]})` : message;
 }
 
+/**
+ * `mkdir -p` that cannot spin: Node 20's recursive mkdirSync loops forever, ignoring signals, where mkdir says ENOENT
+ * under a folder that exists (/proc, /sys). Missing folders are made one by one from the nearest one that exists;
+ * a file in the way, or a file system that takes no new folders, is one error naming the folder.
+ */
+export function makeDirs(dir: string, io: Pick<typeof fs, 'mkdirSync'> = fs): void {
+  const missing: string[] = [];
+  let current = path.resolve(dir);
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(current);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+    if (stat) {
+      if (!stat.isDirectory()) throw codedError(`cannot create the folder ${missing.at(-1) ?? current}: ${current} is a file, not a folder (ENOTDIR)`, 'ENOTDIR');
+      break;
+    }
+    missing.push(current);
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      io.mkdirSync(folder);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && fs.statSync(folder).isDirectory()) continue;
+      const why = code === 'ENOENT' ? 'this file system takes no new folders there (ENOENT)' : fsErrorText(err);
+      throw codedError(`cannot create the folder ${folder}: ${why}`, code);
+    }
+  }
+}
+
+function codedError(message: string, code: string | undefined): NodeJS.ErrnoException {
+  const err = new Error(message) as NodeJS.ErrnoException;
+  if (code) err.code = code;
+  return err;
+}
+
 let tempCounter = 0;
 
 /** A temp name next to file, unique within this process; `.<name>.<pid>.<n>.tmp`. */
@@ -37,7 +80,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, io: Ato
 }
 
 function writeWhole(file: string, data: string | Uint8Array, io: AtomicWriteIo): void {
-  io.mkdirSync(path.dirname(file), { recursive: true });
+  makeDirs(path.dirname(file), io);
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const tmp = tempNameFor(file);
   const fd = io.openSync(tmp, 'w');

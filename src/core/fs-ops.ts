@@ -4,7 +4,7 @@
  * `nodeFileOps` is the real thing; a test wraps it and overrides the call it breaks.
  */
 import fs from 'node:fs';
-import { writeFileAtomicAsync } from './files.js';
+import { makeDirs, writeFileAtomicAsync } from './files.js';
 
 export type FileKind = 'file' | 'dir' | 'other' | 'missing';
 
@@ -43,5 +43,5 @@ export const nodeFileOps: FileOps = {
     }
     return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
   },
-  mkdirp: (dir) => void fs.mkdirSync(dir, { recursive: true }),
+  mkdirp: (dir) => makeDirs(dir),
 };

@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../core/files.js';
 import type { RgbImage } from '../core/image.js';
 
 const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.wmv', '.flv', '.ts', '.mjpeg', '.mjpg', '.3gp']);
@@ -90,7 +91,7 @@ export class VideoWriter {
   }
 
   start(): void {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    makeDirs(path.dirname(this.file));
     const codec = hasLibx264(this.ffmpeg) ? ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'] : ['-c:v', 'mpeg4', '-q:v', '4'];
     this.child = spawn(this.ffmpeg, ['-v', 'error', '-y', '-f', 'image2pipe', '-c:v', 'mjpeg', '-framerate', String(this.fps), '-i', 'pipe:0', ...codec, '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', this.tmp], { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
@@ -107,7 +108,17 @@ export class VideoWriter {
   async write(jpeg: Buffer): Promise<void> {
     const stdin = this.child?.stdin;
     if (!stdin) throw new Error('VideoWriter: start() was not called');
-    if (!stdin.write(jpeg)) await new Promise<void>((resolve) => stdin.once('drain', resolve));
+    if (stdin.write(jpeg)) return;
+    // ffmpeg that has died (a full or read-only disk) never drains its input: wait for whichever comes first.
+    const died = await Promise.race([new Promise<false>((resolve) => stdin.once('drain', () => resolve(false))), this.exited!.then(() => true)]);
+    if (died) {
+      fs.rmSync(this.tmp, { force: true });
+      throw new VideoInputError(`${this.file}: ffmpeg could not write the video (${this.lastError()})`);
+    }
+  }
+
+  private lastError(): string {
+    return this.stderr.trim().split('\n').pop() || 'it stopped';
   }
 
   async finish(): Promise<void> {
@@ -115,7 +126,7 @@ export class VideoWriter {
     const code = await this.exited;
     if (code !== 0) {
       fs.rmSync(this.tmp, { force: true });
-      throw new VideoInputError(`${this.file}: ffmpeg could not write the video (${this.stderr.trim().split('\n').pop() ?? `exit ${code}`})`);
+      throw new VideoInputError(`${this.file}: ffmpeg could not write the video (${this.lastError()}, exit ${code})`);
     }
     fs.renameSync(this.tmp, this.file);
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { writeFileAtomic } from '../../core/files.js';
+import { makeDirs, writeFileAtomic } from '../../core/files.js';
 import { createLogger } from '../../core/log.js';
 import { LABELS } from '../../core/types.js';
 import { fileEntry, writeModelCard, type ModelCard } from '../../vision/model-card.js';
@@ -68,7 +68,7 @@ export async function writeModelDir(input: ModelDirInput): Promise<ModelDirResul
   const out = path.resolve(input.out);
   const tmp = `${out}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
+  makeDirs(tmp);
   try {
     writeFileAtomic(path.join(tmp, 'classifier.onnx'), floatBytes);
     await saveLayersModelToDir(classifier, path.join(tmp, 'tfjs'));
