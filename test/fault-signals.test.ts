@@ -90,3 +90,45 @@ test('SIGTERM while the models load: exit 0 and one line, not 143', { timeout: 6
   assert.equal(lines.length, 1, d.output);
   assert.match(lines[0]!, /^\S+ INFO  \[daemon\] SIGTERM: stopping$/);
 });
+
+test('SIGHUP (a closed terminal, an ssh session gone) is an orderly stop too: before, it killed the daemon with a light on', { timeout: 90_000 }, async () => {
+  const seen = await availability('sig-hup');
+  const d = start('sig-hup');
+  await waitFor('ready, a light on and online', () => readyAndLit(d) && seen.includes('online'), 60_000);
+  d.proc.kill('SIGHUP');
+  await assertOrderlyStop(d, seen);
+  assert.match(d.stderr, /INFO  \[daemon\] SIGHUP: stopping/);
+});
+
+test('SIGTERM while the broker does not answer: still exit 0 with "stopped" and lights off, inside the stop deadline', { timeout: 90_000 }, async () => {
+  const link = new StallProxy(broker.port);
+  await link.start();
+  after(() => link.stop());
+  const seen = await availability('sig-stalled');
+  const d = start('sig-stalled', { url: link.url });
+  await waitFor('ready, a light on and online', () => readyAndLit(d) && seen.includes('online'), 60_000);
+  link.stall();
+  const asked = Date.now();
+  d.proc.kill('SIGTERM');
+  const exit = await d.exited;
+  assert.deepEqual([exit.code, exit.signal], [0, null], d.output);
+  assert.ok(exit.at - asked < 1800, `stopped in ${exit.at - asked} ms`);
+  assert.match(d.stderr.trimEnd().split('\n').at(-1)!, /INFO  \[daemon\] stopped$/, d.output);
+  assert.ok(!/exiting anyway/.test(d.stderr), d.output);
+  assert.equal(d.lights().at(-1), 'off', d.output);
+});
+
+test('stdout closed by its reader (`run | head`): the daemon goes on, and still stops in order', { timeout: 90_000 }, async () => {
+  const seen = await availability('sig-epipe');
+  const d = start('sig-epipe');
+  await waitFor('ready, a light on and online', () => readyAndLit(d) && seen.includes('online'), 60_000);
+  d.proc.stdout!.destroy();
+  const decided = d.decided();
+  await waitFor('two more people decided (console light lines written into the closed pipe meanwhile)', () => d.decided() >= decided + 2, 30_000);
+  assert.ok(d.running, d.stderr.slice(-2000));
+  assert.ok(!/uncaught error/.test(d.stderr), d.stderr.slice(-2000));
+  d.proc.kill('SIGTERM');
+  const exit = await d.exited;
+  assert.deepEqual([exit.code, exit.signal], [0, null], d.stderr.slice(-2000));
+  assert.match(d.stderr.trimEnd().split('\n').at(-1)!, /INFO  \[daemon\] stopped$/);
+});

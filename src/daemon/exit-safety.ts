@@ -13,7 +13,8 @@ export interface ExitOptions {
 }
 
 /**
- * The one exit path. SIGTERM/SIGINT: stop in order within the deadline, exit 0; a second signal while stopping is
+ * The one exit path. SIGTERM/SIGINT/SIGHUP: stop in order within the deadline, exit 0 (a hangup would otherwise kill
+ * the process with the lights on); a second signal while stopping is
  * noted and does not cut the stop short (`timeout` and systemd both signal twice). An uncaught error: stop what can be
  * stopped, exit 1. On process 'exit', whatever happened, the GPIO lines go off synchronously.
  */
@@ -48,6 +49,11 @@ export function installExitSafety(target: ExitTarget, opts: ExitOptions): () => 
   };
   const onTerm = () => exitAfterStop(0, 'SIGTERM');
   const onInt = () => exitAfterStop(0, 'SIGINT');
+  const onHup = () => exitAfterStop(0, 'SIGHUP');
+  // A reader that went away (`… | head`) makes the next write fail with EPIPE on the stream, not at the call.
+  const onStreamError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') onError(err);
+  };
   const onError = (err: Error) => {
     log.error(`uncaught error: ${err.stack ?? errorMessage(err)}`);
     exitAfterStop(1, 'uncaught error');
@@ -59,12 +65,18 @@ export function installExitSafety(target: ExitTarget, opts: ExitOptions): () => 
   process.on('exit', onExit);
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  process.stdout.on('error', onStreamError);
+  process.stderr.on('error', onStreamError);
   process.on('uncaughtException', onError);
   process.on('unhandledRejection', onRejection);
   return () => {
     process.off('exit', onExit);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
+    process.off('SIGHUP', onHup);
+    process.stdout.off('error', onStreamError);
+    process.stderr.off('error', onStreamError);
     process.off('uncaughtException', onError);
     process.off('unhandledRejection', onRejection);
   };

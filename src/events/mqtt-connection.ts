@@ -13,6 +13,7 @@ const log = createLogger('mqtt');
 
 /** The largest packet the broker may send us (MQTT 5's Maximum Packet Size): commands are at most 4 KiB. */
 export const MAX_INCOMING_PACKET = 64 * 1024;
+const STOP_STEP_MS = 500;
 
 export interface ConnectionOptions {
   mqtt: MaskwatchConfig['mqtt'];
@@ -25,7 +26,7 @@ export interface ConnectionOptions {
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
   connectTimeoutMs?: number;
-  /** How long stop() waits for the broker to take the last words and the close. */
+  /** How long stop() waits for the broker to take the last words, and then for the close (default STOP_STEP_MS each). */
   stopTimeoutMs?: number;
   /** Said in the line that reports the broker away, e.g. where the events wait meanwhile. */
   whileAway?: () => string;
@@ -109,7 +110,8 @@ export class MqttConnection {
     const client = this.client;
     this.client = null;
     if (!client) return;
-    const deadline = this.opts.stopTimeoutMs ?? 2000;
+    // Both steps fit in the daemon's own stop deadline (1.8 s for everything) even when the broker does not answer.
+    const deadline = this.opts.stopTimeoutMs ?? STOP_STEP_MS;
     if (client.connected) {
       try {
         await withDeadline(client.publishAsync(this.opts.will.topic, this.opts.will.payload, { qos: 1, retain: true }), deadline, `publishing ${this.opts.will.payload}`);
