@@ -93,13 +93,17 @@ test('bad inputs: one error line each naming the file, the rest of the batch run
   }
 });
 
-test('model problems: missing dir, sha256 mismatch, wrong input shape → one error line, exit non-zero, no output', async () => {
+test('model problems: missing dir, a card that is not an object, sha256 mismatch, wrong input shape → one error line, exit non-zero, no output', async () => {
   const tampered = path.join(tmp, 'tampered');
   writeTinyModelDir(tampered);
   fs.appendFileSync(path.join(tampered, 'classifier.onnx'), 'x');
   const wrong = path.join(tmp, 'wrong-shape');
   writeTinyModelDir(wrong, { onnxSize: 96, cardSize: 224 });
+  const nullCard = path.join(tmp, 'null-card');
+  writeTinyModelDir(nullCard);
+  fs.writeFileSync(path.join(nullCard, 'model-card.json'), 'null\n');
   const cases: Array<[string, RegExp]> = [
+    [nullCard, /^maskwatch: config: classifier\.modelDir = ".*null-card" \(from the command line\) .*: model-card\.json is not a JSON object\n$/],
     [path.join(tmp, 'no-model'), /no-model: no such folder/],
     [tampered, /classifier\.onnx: sha256 .* does not match its card/],
     [wrong, /input input has shape \[-1, 96, 96, 3\], but the card says \[N, 224, 224, 3\]/],

@@ -63,6 +63,7 @@ function modelFileProblem(dir: string, precision: 'auto' | 'int8' | 'float'): st
   } catch (err) {
     return `model-card.json cannot be read: ${(err as Error).message}`;
   }
+  if (typeof card !== 'object' || card === null || Array.isArray(card)) return 'model-card.json is not a JSON object';
   // a card without an int8 file is run in float (the classifier warns); without a float file it is broken
   const used = precision !== 'auto' && card.files?.[precision] ? precision : 'float';
   const entry = card.files?.[used];

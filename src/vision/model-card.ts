@@ -47,6 +47,7 @@ export function readModelCard(dir: string): ModelCard {
   } catch (err) {
     throw new ModelError(`model ${file}: not valid JSON (${(err as Error).message})`);
   }
+  if (typeof card !== 'object' || card === null || Array.isArray(card)) throw new ModelError(`model ${file}: must be a JSON object ({...}), not ${Array.isArray(card) ? 'an array' : JSON.stringify(card)}`);
   if (!Array.isArray(card.labels) || card.labels.length !== LABELS.length || card.labels.some((l) => !LABELS.includes(l)))
     throw new ModelError(`model ${file}: labels must be ${LABELS.join(', ')} in some order, got ${JSON.stringify(card.labels)}`);
   if (!card.input || !(card.input.width > 0) || card.input.width !== card.input.height)
