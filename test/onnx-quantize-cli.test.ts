@@ -110,3 +110,31 @@ test('maskwatch quantize: one clear error line for a missing dir, a sha mismatch
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--method: minmax or percentile, got kl/);
 });
+
+test('maskwatch quantize whose card cannot be written: the folder keeps its old int8 file and card, a matching pair', async (t) => {
+  const dir = makeModelDir('card-fails');
+  const args = ['quantize', dir, '--calibration', crops, '--method', 'minmax', '--samples', '16', '--check', '8'];
+  const first = await runCli(args, { timeoutMs: 60_000 });
+  assert.equal(first.code, 0, first.stderr);
+  const before = readModelCard(dir);
+  const int8Before = fs.readFileSync(path.join(dir, 'classifier.int8.onnx'));
+  // A card that cannot be replaced (a bind mount onto itself makes rename fail with EBUSY, as root too).
+  const card = path.join(dir, 'model-card.json');
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('mount', ['--bind', card, card], { stdio: 'pipe' });
+  } catch (err) {
+    return t.skip(`cannot bind-mount here: ${(err as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const r = await runCli([...args, '--float-layers', '1'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot write .*model-card\.json: .*\(EBUSY\)/);
+  } finally {
+    execFileSync('umount', [card]);
+  }
+  assert.deepEqual(readModelCard(dir), before, 'the card is the old one');
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'classifier.int8.onnx')), int8Before, 'and so is the int8 file');
+  assert.ok(verifiedModelFile(dir, readModelCard(dir), 'int8'), 'which the card still names by its sha256');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['classifier.int8.onnx', 'classifier.onnx', 'model-card.json'], 'no staged file left');
+});

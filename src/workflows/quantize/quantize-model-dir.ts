@@ -1,8 +1,9 @@
 /** Quantizes the float classifier of a model dir: writes classifier.int8.onnx and records how in the model card. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../../core/files.js';
-import { fileEntry, readModelCard, verifiedModelFile, writeModelCard } from '../../vision/model-card.js';
+import { createHash } from 'node:crypto';
+import { fsErrorText, writeFileAtomic } from '../../core/files.js';
+import { readModelCard, verifiedModelFile, writeModelCard, type ModelCard } from '../../vision/model-card.js';
 import { compareClassifiers, inspectOptimizedOps, summarizeKernels, type Agreement } from '../../onnx/quantize-inspect.js';
 import { cropFileToInput, listImageFiles, loadDataRootFaces, spreadSample } from './calibration-images.js';
 import { quantizeOnnx, type QuantizeReport } from '../../onnx/quantize.js';
@@ -87,8 +88,7 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
   const opsAfterOptimization = await inspectOptimizedOps(model);
 
   const file = path.join(dir, INT8_FILE);
-  writeFileAtomic(file, model);
-  card.files.int8 = fileEntry(dir, INT8_FILE);
+  const previousCard = structuredClone(card);
   card.quantization = {
     created: new Date().toISOString(),
     tool: 'maskwatch quantize (QDQ, ONNX Runtime integer kernels)',
@@ -104,8 +104,31 @@ export async function quantizeModelDir(dir: string, opts: QuantizeDirOptions): P
     tensorsQuantized: report.tensorsQuantized,
     floatLayers: report.floatLayers,
   };
-  writeModelCard(dir, card);
+  installInt8(dir, model, card, previousCard);
   return { file, report, agreement, opsAfterOptimization };
+}
+
+/**
+ * Puts a new int8 file and the card that names it in place so that the folder always holds a matching pair: the
+ * file goes to a temp name, then the card, then the rename (a full disk fails at the first two, changing nothing).
+ */
+function installInt8(dir: string, model: Uint8Array, card: ModelCard, previousCard: ModelCard): void {
+  const staged = path.join(dir, `.${INT8_FILE}.${process.pid}.new`);
+  writeFileAtomic(staged, model);
+  try {
+    card.files.int8 = { path: INT8_FILE, sha256: createHash('sha256').update(model).digest('hex'), bytes: model.byteLength };
+    writeModelCard(dir, card);
+  } catch (err) {
+    fs.rmSync(staged, { force: true });
+    throw err;
+  }
+  try {
+    fs.renameSync(staged, path.join(dir, INT8_FILE));
+  } catch (err) {
+    fs.rmSync(staged, { force: true });
+    writeModelCard(dir, previousCard);
+    throw new Error(`cannot put ${path.join(dir, INT8_FILE)} in place: ${fsErrorText(err)}`);
+  }
 }
 
 /**
@@ -136,11 +159,10 @@ async function quantizeFromCard(dir: string, opts: QuantizeDirOptions): Promise<
     reduceRange: opts.weights === 'int8-7bit',
   });
   const file = path.join(dir, INT8_FILE);
-  writeFileAtomic(file, q.model);
-  card.files.int8 = fileEntry(dir, INT8_FILE);
+  const previousCard = structuredClone(card);
   card.quantization = q.record;
   card.metrics = { ...card.metrics, testInt8: rounded({ all: q.int8.int8.all, minFace, large: q.int8.int8.large }) };
-  writeModelCard(dir, card);
+  installInt8(dir, q.model, card, previousCard);
   const evalFile = path.join(dir, 'eval.json');
   if (fs.existsSync(evalFile)) {
     const evalJson = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as Record<string, unknown>;
