@@ -108,27 +108,31 @@ export class MqttEventSink implements EventSink {
     if (waiting) log.info(`stopped; ${waiting} event(s) stay in the outbox for the next start`);
   }
 
+  /**
+   * Stores the event in the outbox and sends it from there. An event the disk does not take (full, read-only) is sent
+   * live without a seq when the broker is there, so the person is not lost, and the call still rejects (one line).
+   */
   async publishEvent({ decision, model, source }: PersonDecided): Promise<void> {
+    const eventWith = (seq: number | null): EventPayload => ({
+      id: randomUUID(),
+      seq,
+      ts: this.clock.date().toISOString(),
+      device: this.opts.deviceId,
+      source,
+      trackId: decision.trackId,
+      label: decision.label,
+      event_type: decision.label,
+      score: round3(decision.score),
+      frames: decision.frames,
+      durationMs: Math.round(decision.durationMs),
+      model: { name: model.name, sha256: model.sha256 },
+    });
     try {
-      await this.outbox.add((seq) => {
-        const event: EventPayload = {
-          id: randomUUID(),
-          seq,
-          ts: this.clock.date().toISOString(),
-          device: this.opts.deviceId,
-          source,
-          trackId: decision.trackId,
-          label: decision.label,
-          event_type: decision.label,
-          score: round3(decision.score),
-          frames: decision.frames,
-          durationMs: Math.round(decision.durationMs),
-          model: { name: model.name, sha256: model.sha256 },
-        };
-        return { payload: encodePayload('event', event), label: decision.label };
-      });
+      await this.outbox.add((seq) => ({ payload: encodePayload('event', eventWith(seq)), label: decision.label }));
     } catch (err) {
-      throw new Error(`event not saved to the outbox ${this.outbox.dir}: ${errorMessage(err)}`);
+      const live = !this.stopped && this.connection.publish(this.topics.topic('event'), encodePayload('event', eventWith(null)), { qos: TOPICS.event.qos, retain: false });
+      this.publish('counts', this.outbox.counts());
+      throw new Error(`event not saved to the outbox ${this.outbox.dir}: ${errorMessage(err)}; ${live ? 'sent live without a seq' : 'lost: the broker is not connected either'}`);
     }
     this.publish('counts', this.outbox.counts());
     this.relay.drain();

@@ -11,8 +11,11 @@ export type Availability = 'online' | 'offline';
 /** One person, decided. Published once (QoS 1, at least once: consumers dedupe by `id`). */
 export interface EventPayload {
   id: string;
-  /** +1 per event per device, across restarts; a gap means an event was dropped from a full outbox (outboxDropped). */
-  seq: number;
+  /**
+   * +1 per event per device, across restarts; a gap means an event was dropped from a full outbox (outboxDropped).
+   * null: the event could not be written to disk (full or read-only) and was sent live, once, without a number.
+   */
+  seq: number | null;
   ts: string;
   device: string;
   /** The camera that saw the person: its device (`v4l2:/dev/video0`, `libcamera`, …) or `demo`. */
