@@ -98,6 +98,24 @@ test('both copies corrupt: seq goes on above every event in the outbox, and one 
   assert.deepEqual(again.counts(), { mask: 2, no_mask: 1, mask_incorrect: 0 });
 });
 
+test('both copies damaged and the outbox empty: seq goes on above any seq ever used, not at 1 again', async () => {
+  const dir = tmp();
+  const { o } = start(dir);
+  for (let i = 0; i < 3; i++) await add(o);
+  for (const e of o.take(3)) o.ack(e.seq);
+  await o.idle();
+  fs.writeFileSync(path.join(dir, 'events-state.json'), '{"nextSeq":3');
+  fs.writeFileSync(path.join(dir, 'events-state.json.bak'), '');
+  const before = Math.floor(Date.now() / 1000);
+  const { o: again, lines } = start(dir);
+  const seq = await add(again);
+  assert.ok(seq >= before && seq <= Math.floor(Date.now() / 1000) + 1, `seq ${seq}`);
+  const warnings = lines.filter((l) => l.includes('WARN'));
+  assert.equal(warnings.length, 1, lines.join('\n'));
+  assert.match(warnings[0]!, /seq continues at \d{10} \(the seconds since 1970: the last seq sent is not known, and none may be sent twice\)/);
+  assert.equal(start(dir).o.nextSeq(), seq + 1, 'and the counter is kept from there');
+});
+
 test('a crash after the event file but before the counters: the next start counts the event and goes on above it', async () => {
   const dir = tmp();
   const { o } = start(dir);

@@ -91,12 +91,16 @@ export class Outbox {
     }
     this.state.dropped += scan.damaged;
     this.state.nextSeq = Math.max(this.state.nextSeq, scan.highest + 1);
+    // Counters lost and no event left to go on from: the seqs already sent are unknown, so go on above any this device
+    // can have used (one per second since 1970, far more than a door sees) rather than send 1, 2, … a second time.
+    const lostCount = !saved && read.anyFile && scan.highest === 0;
+    if (lostCount) this.state.nextSeq = Math.max(this.state.nextSeq, Math.floor(Date.now() / 1000));
     this.inFlight.clear();
     if (saved && read.problems.length) {
       log.warn(`${this.opts.stateDir}: ${read.problems.join('; ')}: resumed from the other copy (seq continues at ${this.state.nextSeq})`);
     } else if (!saved && (read.anyFile || scan.highest > 0)) {
       const why = read.problems.length ? read.problems.join('; ') : 'missing';
-      log.warn(`${files.file} and its .bak: ${why}; seq continues at ${this.state.nextSeq} (above every event in the outbox), the counts start again from the ${this.pending.length} event(s) in the outbox, outboxDropped from 0`);
+      log.warn(`${files.file} and its .bak: ${why}; seq continues at ${this.state.nextSeq} (${lostCount ? 'the seconds since 1970: the last seq sent is not known, and none may be sent twice' : 'above every event in the outbox'}), the counts start again from the ${this.pending.length} event(s) in the outbox, outboxDropped from 0`);
     }
     this.saveSoon();
     const last = this.pending[this.pending.length - 1];
