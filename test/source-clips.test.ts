@@ -125,7 +125,7 @@ test('buildClip: faces in view for showMs, empty gaps, 1 or 3 faces per frame, s
   }
 });
 
-test('the demo clip is built once into stateDir, reused, and rebuilt when the faces change', async () => {
+test('the demo clip is built once into stateDir, reused, and rebuilt when the faces change or the clip is damaged', async () => {
   const assets = path.join(dir, 'assets');
   fs.cpSync(DEMO_ASSETS_DIR, assets, { recursive: true });
   const stateDir = path.join(dir, 'state');
@@ -144,6 +144,13 @@ test('the demo clip is built once into stateDir, reused, and rebuilt when the fa
   const b = await ensureDemoClip(stateDir, assets, fast);
   assert.notEqual(b.sequence.assetsHash, a.sequence.assetsHash);
   assert.notDeepEqual(splitMjpeg(fs.readFileSync(b.clipPath))[1], frames[1]);
+  // A clip emptied or cut short since (a full disk, a crash of something else): built again, not played as it is.
+  const whole = fs.readFileSync(b.clipPath);
+  for (const damage of [Buffer.alloc(0), whole.subarray(0, whole.length >> 1)]) {
+    fs.writeFileSync(b.clipPath, damage);
+    const c = await ensureDemoClip(stateDir, assets, fast);
+    assert.deepEqual(fs.readFileSync(c.clipPath), whole, `rebuilt from ${damage.length} bytes`);
+  }
 });
 
 test('the shipped demo faces are small, real JPEGs with a licence note', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Label } from '../core/types.js';
-import { sha256, writeFileAtomic } from '../core/files.js';
+import { sha256, sha256File, writeFileAtomic } from '../core/files.js';
 import { createLogger } from '../core/log.js';
 
 const log = createLogger('demo');
@@ -60,6 +60,8 @@ export interface ClipSequence {
   /** The labels in the order a viewer should decide them, one per person. */
   expected: Label[];
   assetsHash?: string;
+  /** The built clip's sha256: a clip damaged since (truncated, emptied) is built again, not played. */
+  clipSha256?: string;
 }
 
 const DEFAULTS: Required<ClipOptions> = { width: 640, height: 480, fps: 10, faceSize: 300, showMs: 2500, gapMs: 1500, facesPerFrame: 1, quality: 80 };
@@ -144,15 +146,20 @@ export async function ensureDemoClip(stateDir: string, assetsDir = DEMO_ASSETS_D
   const sequencePath = path.join(dir, 'demo.json');
   try {
     const cached = JSON.parse(fs.readFileSync(sequencePath, 'utf8')) as ClipSequence;
-    if (cached.assetsHash === assetsHash && fs.existsSync(clipPath)) return { clipPath, sequencePath, sequence: cached };
+    if (cached.assetsHash === assetsHash && fs.existsSync(clipPath)) {
+      if (cached.clipSha256 === sha256File(clipPath)) return { clipPath, sequencePath, sequence: cached };
+      log.warn(`${clipPath} is not the clip that was built (damaged or changed): building it again`);
+    }
   } catch {
     /* not built yet */
   }
   log.info(`building the demo clip in ${dir}`);
   const { frames, sequence } = await buildClip(people, clipOptions);
   sequence.assetsHash = assetsHash;
-  // clip first, sidecar last: the sidecar's hash marks a complete clip
-  writeFileAtomic(clipPath, Buffer.concat(frames));
+  const clip = Buffer.concat(frames);
+  sequence.clipSha256 = sha256(clip);
+  // clip first, sidecar last: the sidecar's hashes mark a complete clip
+  writeFileAtomic(clipPath, clip);
   writeFileAtomic(sequencePath, JSON.stringify(sequence, null, 2) + '\n');
   return { clipPath, sequencePath, sequence };
 }
