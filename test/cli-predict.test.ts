@@ -168,6 +168,21 @@ test('predict on a video with --annotate onto a full disk: one error line, no te
   }
 });
 
+test('predict on a video cut short (an upload stopped halfway): its frames reported, then one error line, exit 1', async () => {
+  const whole = path.join(tmp, 'whole.mp4');
+  const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-frames:v', '40', '-c:v', 'mpeg4', '-q:v', '2', '-movflags', '+faststart', whole]);
+  assert.equal(made.status, 0, made.stderr?.toString());
+  const cut = path.join(tmp, 'cut.mp4');
+  const bytes = fs.readFileSync(whole);
+  fs.writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+  const r = await runCli(['predict', ...base, cut, whole]);
+  assert.equal(r.code, 1, r.stderr);
+  const frames = /^.*cut\.mp4: (\d+) frames$/m.exec(r.stdout);
+  assert.ok(frames && Number(frames[1]) > 0 && Number(frames[1]) < 40, r.stdout);
+  assert.match(r.stdout, /whole\.mp4: 40 frames$/m, 'the next input is read whole');
+  assert.match(r.stderr, new RegExp(`^maskwatch predict: ${cut}: damaged or cut short: ffmpeg decoded ${frames![1]} frames with errors \\(.*partial file\\)\\n$`));
+});
+
 test('classify --json: one line per face crop with label, score and probs', async () => {
   const crops = path.join(tmp, 'crops');
   fs.mkdirSync(crops);

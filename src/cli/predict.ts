@@ -147,13 +147,15 @@ async function predictVideo(input: string, parts: Parts): Promise<void> {
   const writer = annotated ? new VideoWriter(annotated, info.fps) : undefined;
   writer?.start();
   try {
-    const frames = await readVideoFrames(input, info, async (frame, index) => {
+    const { frames, decodeError } = await readVideoFrames(input, info, async (frame, index) => {
       const faces = await detectAndClassify(frame, parts);
       if (writer) await writer.write(await annotateToJpeg(frame, faces.map(toAnnotated)));
       if (parts.opts.json || faces.length) printResult(input, index, faces, parts.opts.json, annotated);
     });
     await writer?.finish();
     if (!parts.opts.json) process.stdout.write(`${input}: ${frames} frames${annotated ? ` (annotated: ${annotated})` : ''}\n`);
+    // The frames read are reported, but the file was not read whole: an error for this input.
+    if (decodeError) throw new Error(`${input}: damaged or cut short: ffmpeg decoded ${frames} frames with errors (${decodeError})`);
   } catch (err) {
     writer?.abort();
     throw err;

@@ -37,8 +37,14 @@ export function probeVideo(file: string, ffprobe = 'ffprobe'): VideoInfo {
   return rotation === 90 || rotation === 270 ? { width: s.height, height: s.width, fps } : { width: s.width, height: s.height, fps };
 }
 
+export interface VideoRead {
+  frames: number;
+  /** ffmpeg's last complaint when it decoded with errors (a damaged or cut-off file; it still exits 0), else null. */
+  decodeError: string | null;
+}
+
 /** Calls `onFrame` for every frame, in order, awaiting each (ffmpeg is paused by backpressure meanwhile). */
-export async function readVideoFrames(file: string, info: VideoInfo, onFrame: (frame: RgbImage, index: number) => Promise<void>, ffmpeg = 'ffmpeg'): Promise<number> {
+export async function readVideoFrames(file: string, info: VideoInfo, onFrame: (frame: RgbImage, index: number) => Promise<void>, ffmpeg = 'ffmpeg'): Promise<VideoRead> {
   const frameBytes = info.width * info.height * 3;
   const child = spawn(ffmpeg, ['-v', 'error', '-nostdin', '-i', file, '-an', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -66,7 +72,7 @@ export async function readVideoFrames(file: string, info: VideoInfo, onFrame: (f
   const code = await exited;
   if (code !== 0) throw new VideoInputError(`${file}: ffmpeg failed after ${index} frames (${stderr.trim().split('\n').pop() ?? `exit ${code}`})`);
   if (index === 0) throw new VideoInputError(`${file}: no frames decoded`);
-  return index;
+  return { frames: index, decodeError: stderr.trim() ? stderr.trim().split('\n').pop()!.trim() : null };
 }
 
 let h264: boolean | undefined;
