@@ -192,6 +192,24 @@ describe('synthesize', () => {
     assert.equal(lines.filter((l) => l.includes('WARN') && l.includes('mixed/plain.jpg')).length, 1);
   });
 
+  test('a run that makes no crop leaves the last run’s crops and manifest as they were; a new run replaces them whole', async () => {
+    const out = path.join(tmp, 'kept');
+    const first = await run(out, 3);
+    const manifestBefore = fs.readFileSync(path.join(out, 'manifest.json'));
+    const broken = path.join(tmp, 'broken-only');
+    fs.mkdirSync(broken);
+    fs.writeFileSync(path.join(broken, 'a.jpg'), 'not a picture');
+    fs.writeFileSync(path.join(broken, 'b.jpg'), '');
+    const none = await synthesize(folderFaces(broken), landmarker, { ...DEFAULT_SYNTH, outDir: out, seed: 3, perFace: 4, incorrectShare: 0.5 });
+    assert.equal(none.items.length, 0);
+    assert.deepEqual(fs.readFileSync(path.join(out, 'manifest.json')), manifestBefore, 'the manifest is the last good run’s');
+    for (const item of first.items) assert.ok(fs.existsSync(path.join(out, item.file)), item.file);
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.includes('.synth-')), [], 'no staging folder left');
+    const again = await run(out, 4);
+    const files = ['mask', 'mask_incorrect'].flatMap((d) => (fs.existsSync(path.join(out, d)) ? fs.readdirSync(path.join(out, d)).map((f) => `${d}/${f}`) : []));
+    assert.deepEqual(files.sort(), again.items.map((i) => i.file).sort(), 'exactly the new run’s crops');
+  });
+
   test('refuses to write into a folder of crops it did not make', async () => {
     const foreign = path.join(tmp, 'foreign');
     fs.mkdirSync(path.join(foreign, 'mask'), { recursive: true });

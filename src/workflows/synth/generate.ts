@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Label } from '../../core/types.js';
-import { writeFileAtomic } from '../../core/files.js';
+import { makeDirs, writeFileAtomic } from '../../core/files.js';
 import { compositeMask, pickFinish, type FinishParams } from './composite.js';
 import { fitFace, type FittedFace } from './face-fit.js';
 import type { RgbImage } from '../../core/image.js';
@@ -118,8 +118,8 @@ function slug(face: SourceFace): string {
   return face.boxIndex === undefined ? base : `${base}-b${face.boxIndex}`;
 }
 
-/** Removes the crops a previous run listed, so the folder holds exactly this run's output. */
-function clearPrevious(outDir: string): void {
+/** Throws unless the folder is new, empty of crops, or written by synth: a run never overwrites someone else's files. */
+function checkOwnFolder(outDir: string): void {
   const manifestFile = path.join(outDir, 'manifest.json');
   if (!fs.existsSync(outDir)) return;
   if (!fs.existsSync(manifestFile)) {
@@ -129,6 +129,13 @@ function clearPrevious(outDir: string): void {
   }
   const old = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Partial<SynthManifest>;
   if (old.generator !== GENERATOR) throw new Error(`${manifestFile}: not written by ${GENERATOR}; not overwriting`);
+}
+
+/** Removes the crops a previous run listed, so the folder holds exactly this run's output. */
+function clearPrevious(outDir: string): void {
+  const manifestFile = path.join(outDir, 'manifest.json');
+  if (!fs.existsSync(manifestFile)) return;
+  const old = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Partial<SynthManifest>;
   fs.rmSync(manifestFile);
   const root = path.resolve(outDir) + path.sep;
   for (const item of old.items ?? []) {
@@ -142,7 +149,11 @@ export type WarnFn = (line: string) => void;
 
 /** Fits every source face, draws perFace masked crops on each, writes them and then the manifest. */
 export async function synthesize(faces: SourceFace[], landmarker: Landmarker, options: SynthOptions, onProgress?: ProgressFn, warn?: WarnFn, skippedBefore: Skipped[] = []): Promise<SynthManifest> {
-  clearPrevious(options.outDir);
+  checkOwnFolder(options.outDir);
+  // Crops go to a folder beside the output first: a run that makes none (or fails) leaves the last run's output as it was.
+  const out = path.resolve(options.outDir);
+  const staging = path.join(path.dirname(out), `.${path.basename(out)}.synth-${process.pid}`);
+  fs.rmSync(staging, { recursive: true, force: true });
   const perFace: (SynthItem[] | Skipped)[] = new Array(faces.length);
   const counts = { faces: 0, mask: 0, mask_incorrect: 0, skipped: skippedBefore.length, leftOut: 0 };
   let next = 0, done = 0;
@@ -177,7 +188,7 @@ export async function synthesize(faces: SourceFace[], landmarker: Landmarker, op
         continue;
       }
       const file = `${label}/${slug(face)}-${k}.jpg`;
-      writeFileAtomic(path.join(options.outDir, file), drawn.jpeg);
+      writeFileAtomic(path.join(staging, file), drawn.jpeg);
       items.push({ file, label, source: face.photoId, ...(face.boxIndex === undefined ? {} : { box: face.boxIndex }), variant: drawn.variant, style: { ...drawn.style, finish: drawn.finish } });
       counts[label]++;
     }
@@ -195,7 +206,12 @@ export async function synthesize(faces: SourceFace[], landmarker: Landmarker, op
       onProgress?.(++done, faces.length, counts);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, runner));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, runner));
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
   const manifest: SynthManifest = {
     generator: GENERATOR,
     seed: options.seed,
@@ -204,6 +220,16 @@ export async function synthesize(faces: SourceFace[], landmarker: Landmarker, op
     items: perFace.filter((r): r is SynthItem[] => Array.isArray(r)).flat(),
     skipped: [...skippedBefore, ...perFace.filter((r): r is Skipped => !!r && !Array.isArray(r))],
   };
-  writeFileAtomic(path.join(options.outDir, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+  if (manifest.items.length === 0) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    return manifest;
+  }
+  clearPrevious(out);
+  for (const item of manifest.items) {
+    makeDirs(path.dirname(path.join(out, item.file)));
+    fs.renameSync(path.join(staging, item.file), path.join(out, item.file));
+  }
+  fs.rmSync(staging, { recursive: true, force: true });
+  writeFileAtomic(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
 }
