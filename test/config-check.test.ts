@@ -206,3 +206,12 @@ test('a password never shows in a problem line: inside a URL URL() rejects, in a
   assert.equal(check.code, 1, check.stdout);
   assert.match(check.stderr, /^config: mqtt\.url = "mqtt:\/\/bob:\*\*\*@127\.0\.0\.1:1883" \(from environment variable MASKWATCH_MQTT_URL\): the password in it has a malformed %-escape \(write a % as %25\)\n$/);
 });
+
+test('stateDir: what run cannot use is a config error too (empty, a file, under a file, on /proc); a folder still to be made is fine', () => {
+  const file = writeConfig({});
+  assertOneLine(problems({ stateDir: '' }).lines, /^config: stateDir = "" \(in .*\): must be a folder \(for the outbox and state\), not empty$/);
+  assertOneLine(problems({ stateDir: file }).lines, /^config: stateDir = ".*c\d+\.json" \(in .*\): .*c\d+\.json: not a folder$/);
+  assertOneLine(problems({ stateDir: path.join(file, 'state') }).lines, /: .*c\d+\.json\/state cannot be made: .*c\d+\.json is a file$/);
+  assertOneLine(problems({ stateDir: '/proc/maskwatch' }).lines, /^config: stateDir = "\/proc\/maskwatch" \(in .*\): \/proc\/maskwatch: on \/proc, where no state can be kept$/);
+  assert.deepEqual(problems({ stateDir: path.join(tmp, 'not', 'yet') }).lines, []);
+});

@@ -17,6 +17,11 @@ export function register(program: Command): void {
         'On a machine without camera or GPIO: `maskwatch run --camera demo --gpio console` (what `npm start` runs).',
     )
     .action(async (opts: { exitAfterMs?: string }, cmd: Command) => {
+      const exitAfterMs = opts.exitAfterMs === undefined ? undefined : Number(opts.exitAfterMs);
+      if (exitAfterMs !== undefined && !(Number.isInteger(exitAfterMs) && exitAfterMs > 0)) {
+        process.stderr.write(`maskwatch: --exit-after-ms: a whole number of milliseconds > 0, got ${JSON.stringify(opts.exitAfterMs)}\n`);
+        process.exit(2);
+      }
       const { config } = loadConfigOrExit(cmd, 2);
       setLogLevel(config.log.level);
       const { buildDaemon } = await import('../daemon/factory.js');
@@ -41,7 +46,7 @@ export function register(program: Command): void {
         log.info('the camera source ended (a file played without loop): stopping');
         process.kill(process.pid, 'SIGTERM');
       });
-      if (opts.exitAfterMs) setTimeout(() => process.kill(process.pid, 'SIGTERM'), Number(opts.exitAfterMs)).unref();
+      if (exitAfterMs) setTimeout(() => process.kill(process.pid, 'SIGTERM'), exitAfterMs).unref();
       log.debug('running');
     });
 }

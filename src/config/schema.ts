@@ -10,7 +10,7 @@ registerFormats();
 
 export const schema = {
   deviceId: { doc: 'Device id in MQTT topics; default: the host name.', format: 'device-id', default: os.hostname().replace(/[^A-Za-z0-9_-]/g, '_'), env: 'MASKWATCH_DEVICE_ID' },
-  stateDir: { doc: 'Folder for the outbox, the event sequence number and other state.', format: String, default: 'var', env: 'MASKWATCH_STATE_DIR' },
+  stateDir: { doc: 'Folder for the outbox, the event sequence number and other state (made if missing).', format: 'state-dir', default: 'var', env: 'MASKWATCH_STATE_DIR' },
   log: {
     level: { doc: 'Log level.', format: ['debug', 'info', 'warn', 'error'], default: 'info', env: 'MASKWATCH_LOG_LEVEL' },
   },

@@ -32,7 +32,8 @@ function walk(dir: string): string[] {
 
 /** Every picture under a folder (recursively, sorted), each taken as one face. */
 export function folderFaces(dir: string): SourceFace[] {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`--from ${dir}: not a folder`);
+  if (!fs.existsSync(dir)) throw new Error(`--from ${dir}: no such folder`);
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`--from ${dir}: not a folder`);
   return walk(dir).map((file) => ({ photoId: photoId(dir, file), file, region: null }));
 }
 

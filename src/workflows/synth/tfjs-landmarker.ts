@@ -37,7 +37,13 @@ export class TfjsFaceMeshLandmarker implements Landmarker {
     if (!(await tf.setBackend(this.backend))) throw new Error(`TF.js backend ${this.backend} could not start`);
     await tf.ready();
     const jsonFile = path.join(this.modelDir, 'facemesh.json');
-    const json = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as ModelJson;
+    if (!fs.existsSync(jsonFile)) throw new Error(`--facemesh-tfjs ${this.modelDir}: no facemesh.json in it`);
+    let json: ModelJson;
+    try {
+      json = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as ModelJson;
+    } catch (err) {
+      throw new Error(`--facemesh-tfjs ${jsonFile}: not a readable TF.js model.json (${(err as Error).message})`);
+    }
     const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
     const buffers = json.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(this.modelDir, p))));
     const all = Buffer.concat(buffers);

@@ -100,7 +100,8 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   if (!Array.isArray(o.data) || !o.data.length || o.data.some((d) => typeof d !== 'string')) throw new Error('train option data: give at least one data root (--data ROOT)');
   if (o.inputSize < 32 || o.inputSize % 32 !== 0) throw new Error(`train option inputSize: must be a multiple of 32, got ${o.inputSize}`);
   if (o.margin < 0 || o.margin > 1) throw new Error(`train option margin: must be between 0 and 1, got ${o.margin}`);
-  if (o.epochs < 1 || o.augment < 0 || o.batchSize < 1) throw new Error('train options epochs/batchSize must be ≥ 1 and augment ≥ 0');
+  for (const key of ['epochs', 'batchSize'] as const) if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`train option ${key}: must be a whole number ≥ 1, got ${o[key]}`);
+  if (!Number.isInteger(o.augment) || o.augment < 0) throw new Error(`train option augment: must be a whole number ≥ 0, got ${o.augment}`);
   if (!Number.isInteger(o.fineTuneBlocks) || o.fineTuneBlocks < 0 || o.fineTuneBlocks > 3) throw new Error(`train option fineTuneBlocks: must be 0..3, got ${o.fineTuneBlocks}`);
   if (!(HEAD_POOLS as readonly string[]).includes(o.pool)) throw new Error(`train option pool: must be one of ${HEAD_POOLS.join(', ')}, got ${JSON.stringify(o.pool)}`);
   if (!Array.isArray(o.split) || o.split.length !== 3) throw new Error(`train option split: three fractions (train, validation, test), got ${JSON.stringify(o.split)}`);
