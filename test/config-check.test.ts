@@ -212,6 +212,6 @@ test('stateDir: what run cannot use is a config error too (empty, a file, under 
   assertOneLine(problems({ stateDir: '' }).lines, /^config: stateDir = "" \(in .*\): must be a folder \(for the outbox and state\), not empty$/);
   assertOneLine(problems({ stateDir: file }).lines, /^config: stateDir = ".*c\d+\.json" \(in .*\): .*c\d+\.json: not a folder$/);
   assertOneLine(problems({ stateDir: path.join(file, 'state') }).lines, /: .*c\d+\.json\/state cannot be made: .*c\d+\.json is a file$/);
-  assertOneLine(problems({ stateDir: '/proc/maskwatch' }).lines, /^config: stateDir = "\/proc\/maskwatch" \(in .*\): \/proc\/maskwatch: on \/proc, where no state can be kept$/);
+  assertOneLine(problems({ stateDir: '/proc/maskwatch' }).lines, /^config: stateDir = "\/proc\/maskwatch" \(in .*\): \/proc\/maskwatch: on \/proc, where nothing can be kept$/);
   assert.deepEqual(problems({ stateDir: path.join(tmp, 'not', 'yet') }).lines, []);
 });

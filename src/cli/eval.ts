@@ -47,6 +47,12 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'cache folder for photo probes', '.cache/features')
     .option('--no-progress', 'no progress bar')
     .action(async (flags: EvalFlags) => {
+      const { outputFileProblem } = await import('../core/files.js');
+      for (const [flag, file] of [['--json', flags.json], ['--png', flags.png], ['--mistakes', flags.mistakes]] as const) {
+        // Checked before the run, which takes minutes: a bad output path fails first, not last.
+        const problem = file ? outputFileProblem(file) : null;
+        if (problem) fail(`${flag} ${problem}`);
+      }
       const minFace = Number(flags.minFace);
       if (!Number.isFinite(minFace) || minFace < 0) fail(`--min-face: "${flags.minFace}" is not a size in px`);
       const overrides: Record<string, unknown> = {};

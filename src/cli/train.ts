@@ -79,6 +79,7 @@ export function register(program: Command): void {
       // The bundled base is found from any folder, as the models `run` loads are.
       if (merged.base === TRAIN_DEFAULTS.base && !fs.existsSync(merged.base)) merged.base = path.join(REPO_ROOT, TRAIN_DEFAULTS.base);
       const opts = validateTrainOptions(merged);
+      await checkPathsFirst(opts);
       if (flags.crossValidate !== undefined) return void (await crossValidateCommand(opts, num('cross-validate', flags.crossValidate)!));
       const { runTraining } = await import('../workflows/train/trainer.js');
       const { formatMetrics } = await import('../workflows/eval/metrics.js');
@@ -88,6 +89,32 @@ export function register(program: Command): void {
       process.stdout.write(formatMetrics('test, all faces', t.all) + '\n');
       process.stdout.write(formatMetrics(`test, faces ≥ ${t.minFace} px`, t.large) + '\n');
     });
+}
+
+/** Paths checked before the detector pass and the features, so a typo fails in a second, not at the end of the run. */
+async function checkPathsFirst(opts: TrainOptions): Promise<void> {
+  const { folderProblem } = await import('../core/files.js');
+  const { parseDataSpec } = await import('../workflows/data/datasets.js');
+  const { describeBase } = await import('../workflows/train/base.js');
+  const problems: string[] = [];
+  for (const [flag, dir] of [['--out', opts.out], ['--cache-dir', opts.cacheDir]] as const) {
+    const problem = folderProblem(dir);
+    if (problem) problems.push(`${flag} ${problem}`);
+  }
+  for (const text of opts.data) {
+    const root = parseDataSpec(text).path;
+    if (!fs.existsSync(root)) problems.push(`--data ${root}: no such folder`);
+  }
+  if (opts.synthDir && !fs.existsSync(path.join(opts.synthDir, 'manifest.json'))) problems.push(`--synth-dir ${opts.synthDir}: no manifest.json in it (make it with maskwatch synth)`);
+  if (!fs.existsSync(opts.base)) problems.push(`--base ${opts.base}: no such folder`);
+  else {
+    try {
+      describeBase(opts.base);
+    } catch (err) {
+      problems.push(`--base ${opts.base}: ${(err as Error).message.replace(/^base \S+: /, '')}`);
+    }
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
 }
 
 /** `train --cross-validate N`: the pooled end-to-end report with the daemon's decision rule, and a line for each other. */

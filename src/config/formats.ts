@@ -1,6 +1,7 @@
 import convict from 'convict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { folderProblem } from '../core/files.js';
 
 /**
  * The config's own convict formats. None coerces: a value in a file must already have the right
@@ -173,34 +174,10 @@ const FORMATS: { [K in keyof FormatTypes]: (value: unknown) => void } = {
   },
 };
 
-/** Kernel file systems (proc, sysfs) where no folder can be made; statfs f_type values. */
-const KERNEL_FS = new Map([[0x9fa0, '/proc'], [0x62656572, '/sys']]);
-
-/**
- * Why `run` could not keep its state in this folder, or null: it must be a folder, or one that can be made (its
- * nearest existing parent a folder, not on /proc or /sys). Write access is left to `run`: `config check` may be
- * run by another user than the daemon's.
- */
+/** Why `run` could not keep its state in this folder, or null (write access is left to `run`: `config check` may be run by another user). */
 export function stateDirProblem(value: string): string | null {
   if (value.trim() === '') return 'must be a folder (for the outbox and state), not empty';
-  let current = path.resolve(value);
-  for (;;) {
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.statSync(current);
-    } catch {
-      /* not there (yet): look at its parent */
-    }
-    if (stat) {
-      if (!stat.isDirectory()) return current === path.resolve(value) ? `${shownPath(value)}: not a folder` : `${shownPath(value)} cannot be made: ${current} is a file`;
-      const kernel = KERNEL_FS.get(Number(fs.statfsSync(current).type));
-      if (kernel) return `${shownPath(value)}: on ${kernel}, where no state can be kept`;
-      return null;
-    }
-    const parent = path.dirname(current);
-    if (parent === current) return null;
-    current = parent;
-  }
+  return folderProblem(value);
 }
 
 const integerRanges = new Map<string, [number, number]>();

@@ -56,6 +56,44 @@ function codedError(message: string, code: string | undefined): NodeJS.ErrnoExce
   return err;
 }
 
+/** Kernel file systems (proc, sysfs) where no folder can be made; statfs f_type values. */
+const KERNEL_FS = new Map([[0x9fa0, '/proc'], [0x62656572, '/sys']]);
+
+/**
+ * Why this folder can be neither used nor made, or null: it must be a folder, or its nearest existing parent a folder
+ * not on /proc or /sys. For checks before long work, so that a bad output path fails first, not last.
+ */
+export function folderProblem(dir: string): string | null {
+  const shown = path.isAbsolute(dir) ? dir : `${dir} (${path.resolve(dir)})`;
+  let current = path.resolve(dir);
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(current);
+    } catch {
+      /* not there (yet): look at its parent */
+    }
+    if (stat) {
+      if (!stat.isDirectory()) return current === path.resolve(dir) ? `${shown}: not a folder` : `${shown} cannot be made: ${current} is a file`;
+      const kernel = KERNEL_FS.get(Number(fs.statfsSync(current).type));
+      return kernel ? `${shown}: on ${kernel}, where nothing can be kept` : null;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return null;
+    current = parent;
+  }
+}
+
+/** Why a file could not be written here, or null: checked before long work (the write itself still reports its own errors). */
+export function outputFileProblem(file: string): string | null {
+  try {
+    if (fs.statSync(file).isDirectory()) return `${file}: is a folder, not a file`;
+  } catch {
+    /* not there yet */
+  }
+  return folderProblem(path.dirname(path.resolve(file)));
+}
+
 let tempCounter = 0;
 
 /** A temp name next to file, unique within this process; `.<name>.<pid>.<n>.tmp`. */
