@@ -35,7 +35,10 @@ test('VOC roots give their without_mask boxes of at least the minimum size, with
 test('folders give every picture, sorted, with ids relative to the folder', () => {
   const ids = folderFaces(FIXTURES).map((f) => f.photoId);
   assert.deepEqual(ids, ['synth/455.jpg', 'synth/91.jpg', 'synth/sunli_0104.jpg']);
-  assert.throws(() => folderFaces(path.join(tmp, 'missing')), /not a folder/);
+  assert.throws(() => folderFaces(path.join(tmp, 'missing')), /missing: no such folder$/);
+  const file = path.join(tmp, 'a-file.jpg');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => folderFaces(file), /a-file\.jpg: not a folder$/);
 });
 
 test('seeded randomness repeats for a seed and differs between seeds', () => {
