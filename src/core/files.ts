@@ -13,31 +13,32 @@ export function fsErrorText(err: unknown): string {
   return m ? `${m[2]} (${m[1]})` : message;
 }
 
+/** The nearest folder or file that exists at or above dir, and the missing levels below it (deepest first). */
+function nearestExisting(dir: string): { found: string; stat: fs.Stats | null; missing: string[] } {
+  const missing: string[] = [];
+  let current = path.resolve(dir);
+  for (;;) {
+    try {
+      return { found: current, stat: fs.statSync(current), missing };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+    missing.push(current);
+    const parent = path.dirname(current);
+    if (parent === current) return { found: current, stat: null, missing };
+    current = parent;
+  }
+}
+
 /**
  * `mkdir -p` that cannot spin: Node 20's recursive mkdirSync loops forever, ignoring signals, where mkdir says ENOENT
  * under a folder that exists (/proc, /sys). Missing folders are made one by one from the nearest one that exists;
  * a file in the way, or a file system that takes no new folders, is one error naming the folder.
  */
 export function makeDirs(dir: string, io: Pick<typeof fs, 'mkdirSync'> = fs): void {
-  const missing: string[] = [];
-  let current = path.resolve(dir);
-  for (;;) {
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.statSync(current);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-    }
-    if (stat) {
-      if (!stat.isDirectory()) throw codedError(`cannot create the folder ${missing.at(-1) ?? current}: ${current} is a file, not a folder (ENOTDIR)`, 'ENOTDIR');
-      break;
-    }
-    missing.push(current);
-    const parent = path.dirname(current);
-    if (parent === current) break;
-    current = parent;
-  }
+  const { found, stat, missing } = nearestExisting(dir);
+  if (stat && !stat.isDirectory()) throw codedError(`cannot create the folder ${missing.at(-1) ?? found}: ${found} is a file, not a folder (ENOTDIR)`, 'ENOTDIR');
   for (const folder of missing.reverse()) {
     try {
       io.mkdirSync(folder);
@@ -65,23 +66,17 @@ const KERNEL_FS = new Map([[0x9fa0, '/proc'], [0x62656572, '/sys']]);
  */
 export function folderProblem(dir: string): string | null {
   const shown = path.isAbsolute(dir) ? dir : `${dir} (${path.resolve(dir)})`;
-  let current = path.resolve(dir);
-  for (;;) {
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.statSync(current);
-    } catch {
-      /* not there (yet): look at its parent */
-    }
-    if (stat) {
-      if (!stat.isDirectory()) return current === path.resolve(dir) ? `${shown}: not a folder` : `${shown} cannot be made: ${current} is a file`;
-      const kernel = KERNEL_FS.get(Number(fs.statfsSync(current).type));
-      return kernel ? `${shown}: on ${kernel}, where nothing can be kept` : null;
-    }
-    const parent = path.dirname(current);
-    if (parent === current) return null;
-    current = parent;
+  let nearest;
+  try {
+    nearest = nearestExisting(dir);
+  } catch (err) {
+    return `${shown}: ${fsErrorText(err)}`;
   }
+  const { found, stat, missing } = nearest;
+  if (!stat) return null;
+  if (!stat.isDirectory()) return missing.length ? `${shown} cannot be made: ${found} is a file` : `${shown}: not a folder`;
+  const kernel = KERNEL_FS.get(Number(fs.statfsSync(found).type));
+  return kernel ? `${shown}: on ${kernel}, where nothing can be kept` : null;
 }
 
 /** Why a file could not be written here, or null: checked before long work (the write itself still reports its own errors). */
