@@ -63,6 +63,8 @@ export class CommandRouter {
   }
 
   private received(name: string, payload: Buffer, packet: IPublishPacket): void {
+    // Before the retain check: the clearing itself arrives retained under MQTT 5 and must not be warned about.
+    if (payload.length === 0) return log.debug(`ignored an empty message on cmd/${quoteUntrusted(name)} (how a retained command is cleared); send {} to run it`);
     if (packet.retain) {
       if (this.refusedRetained++ % 100 === 0)
         log.warn(`refused a retained command on cmd/${quoteUntrusted(name)}: commands must not be retained (clear it with an empty retained message)${this.refusedRetained > 1 ? `; ${this.refusedRetained} refused so far` : ''}`);
@@ -73,7 +75,6 @@ export class CommandRouter {
         log.warn(`ignored a command named ${quoteUntrusted(name, 40)} (${name.length} characters; no command is longer than ${COMMAND_NAME_MAX})${this.droppedLongNames > 1 ? `; ${this.droppedLongNames} ignored so far` : ''}`);
       return;
     }
-    if (payload.length === 0) return log.debug(`ignored an empty message on cmd/${quoteUntrusted(name)} (how a retained command is cleared); send {} to run it`);
     const parsed = parseCommand(name, payload);
     const responseTopic = this.responseTopic(packet);
     const answer = (reply: CommandReply) => this.reply(name, reply, responseTopic, packet.properties?.correlationData);
