@@ -86,10 +86,12 @@ export class Daemon {
     await signals.start();
     if (this.stopping) return;
     for (const o of this.outputs) o.start();
-    // Replaces a mute state retained by an earlier run (a mute command may already have come in meanwhile).
+    // Replaces the door and mute states retained by an earlier run that did not stop cleanly (a crash, a power cut):
+    // nobody is in view yet and the lights are off (a mute command may already have come in meanwhile).
+    this.bus.emit('state.changed', this.door.state);
     this.bus.emit('mute.changed', this.mute);
     let loggedState: SourceState | null = null;
-    source.onStateChange((state, detail) => {
+    const cameraChanged = (state: SourceState, detail?: string) => {
       // One log line per change of state (the source puts its reason and retry plan in detail, it logs nothing
       // itself); another failed retry while already retrying goes to debug.
       const line = `camera ${state}${detail ? `: ${detail}` : ''}`;
@@ -97,11 +99,14 @@ export class Daemon {
       else (state === 'retrying' ? log.warn : log.info)(line);
       loggedState = state;
       this.bus.emit('camera.changed', { state, detail });
-      if (state !== 'streaming') notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
+      notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
       // Up without a camera is still up: READY so systemd does not time the start out.
       if (state === 'retrying') this.announceReady('camera away, retrying');
       if (state === 'ended') this.resolveSourceEnded();
-    });
+    };
+    source.onStateChange(cameraChanged);
+    // The state the source is in before it starts (`starting`) replaces a retained camera state of an earlier run.
+    cameraChanged(source.state);
     if (this.parts.watchdog) {
       const gate = new WatchdogGate(notifier, clock);
       if (gate.start()) {
