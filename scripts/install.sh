@@ -353,8 +353,10 @@ main() {
   check_config || config_ok=0
   if [[ $config_ok -eq 0 ]]; then
     printf '%s\n' "$CHECK_OUTPUT" >&2
-    if [[ $was_active -eq 1 || $START -eq 1 ]]; then
-      [[ $IN_PLACE -eq 0 ]] && rm -rf "$STAGE_DIR"
+    # An installed version stays, running or not: the service also starts at boot, and the old version still takes
+    # this config. Only a first install goes on (there is nothing to keep), without starting.
+    if [[ -e "$APP_DIR/bin/maskwatch.js" && $IN_PLACE -eq 0 ]]; then
+      rm -rf "$STAGE_DIR"
       local kept="nothing was replaced"
       [[ $was_active -eq 1 ]] && kept="nothing was replaced and the running service keeps running the old version"
       die "the new version rejects $CONFIG_FILE (above): $kept; fix the config and run this again"
@@ -362,13 +364,14 @@ main() {
   fi
   replace_app
   install_unit
-  if [[ $START -eq 1 || $was_active -eq 1 ]]; then
+  if [[ $config_ok -eq 0 ]]; then
+    die "installed, but not started: $CONFIG_FILE is rejected (above); fix it (check it with: $APP_DIR/bin/maskwatch.js config check --config $CONFIG_FILE), then start it with: sudo systemctl start maskwatch"
+  elif [[ $START -eq 1 || $was_active -eq 1 ]]; then
     if [[ $was_active -eq 1 ]]; then say "maskwatch was running: restarting it on the new version"; else say "starting maskwatch"; fi
     run systemctl restart "$SERVICE"
     say "done. Logs: journalctl -u maskwatch -f"
   else
     say "done. The service is enabled but not started."
-    [[ $config_ok -eq 0 ]] && say "the config above needs fixing first"
     [[ ${NEW_CONFIG:-0} -eq 1 ]] && say "edit $CONFIG_FILE (camera.source, mqtt.url; check it with: $APP_DIR/bin/maskwatch.js config check --config $CONFIG_FILE)"
     say "then start it with: sudo systemctl start maskwatch"
   fi

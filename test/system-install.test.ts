@@ -176,7 +176,7 @@ test('--start starts it on the new version; a re-run upgrades and restarts a run
   assert.ok(!stopped.plain.some((c) => /systemctl (re)?start/.test(c)), stopped.plain.join('\n'));
 });
 
-test('a config the new version rejects: a running service keeps its old version; a stopped one is installed with the error shown', () => {
+test('a config the new version rejects: the installed version stays, running or stopped, exit 1; a first install goes in unstarted, exit 1', () => {
   const prefix = path.join(work, 'root-bad-config');
   const src = sourceTree('bad-config', 'v1');
   assert.equal(install(prefix, [], { src }).code, 0);
@@ -189,11 +189,23 @@ test('a config the new version rejects: a running service keeps its old version;
   assert.equal(fs.readFileSync(path.join(prefix, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v1');
   assert.ok(!fs.existsSync(path.join(prefix, 'opt/maskwatch.new')));
   assert.ok(!running.plain.some((c) => /systemctl (restart|start|daemon-reload)/.test(c)), running.plain.join('\n'));
+  // Stopped (it still starts at boot, where the old version takes this config): nothing replaced either.
   const stopped = install(prefix, [], { src });
-  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal(stopped.code, 1, stopped.stderr);
   assert.match(stopped.stderr, /camera\.fps/);
-  assert.match(stopped.stdout, /the config above needs fixing first/);
-  assert.equal(fs.readFileSync(path.join(prefix, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v2');
+  assert.match(stopped.stderr, /the new version rejects .*config\.json \(above\): nothing was replaced; fix the config/);
+  assert.equal(fs.readFileSync(path.join(prefix, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v1');
+  assert.ok(!fs.existsSync(path.join(prefix, 'opt/maskwatch.new')));
+  // A first install with a config already there that it rejects: installed, not started even with --start.
+  const fresh = path.join(work, 'root-bad-config-first');
+  fs.mkdirSync(path.join(fresh, 'etc/maskwatch'), { recursive: true });
+  fs.writeFileSync(path.join(fresh, 'etc/maskwatch/config.json'), '{"camera": {"fps": "fast"}}\n');
+  const first = install(fresh, ['--start'], { src });
+  assert.equal(first.code, 1, first.stderr);
+  assert.match(first.stderr, /camera\.fps/);
+  assert.match(first.stderr, /installed, but not started: .*config\.json is rejected/);
+  assert.equal(fs.readFileSync(path.join(fresh, 'opt/maskwatch/VERSION-MARKER'), 'utf8'), 'v2');
+  assert.ok(!first.plain.some((c) => /systemctl (re)?start/.test(c)), first.plain.join('\n'));
 });
 
 test('a build that fails replaces nothing and restarts nothing', () => {
