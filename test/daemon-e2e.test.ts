@@ -17,8 +17,11 @@ import type { Label } from '../src/core/types.js';
 
 const broker = new Mosquitto();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-e2e-'));
+const spawned: ChildProcess[] = [];
 before(() => broker.start());
 after(async () => {
+  // A test that failed half way must not leave its daemon running: the test file would never end.
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await broker.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -33,6 +36,7 @@ function startDaemon(name: string, config: Record<string, unknown>): Daemon {
   const file = path.join(tmp, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify(config));
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin/maskwatch.js'), 'run', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.push(proc);
   let text = '';
   proc.stdout!.on('data', (d) => (text += d));
   proc.stderr!.on('data', (d) => (text += d));
@@ -143,7 +147,9 @@ test('the camera process dies: one log line, the daemon stays up and recovers', 
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'mjpeg', '-framerate', '15', '-i', demo, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-y', clip]);
   const watcher = await broker.client();
   const camera = await collect(watcher, 'maskwatch/e2e-cam/camera');
-  const d = startDaemon('e2e-cam', baseConfig('e2e-cam', { camera: { source: `file:${clip}`, loop: true, retryInitialMs: 200 } }));
+  // At 15 frames/s the clip's empty gaps between people last 1.0 s: a lostAfterMs below that makes each a new person
+  // (with the default 1.5 s the whole clip is one track, and a person decided before the kill is the last event).
+  const d = startDaemon('e2e-cam', { ...baseConfig('e2e-cam', { camera: { source: `file:${clip}`, loop: true, retryInitialMs: 200 } }), tracker: { lostAfterMs: 500 } });
   await waitFor('ready', () => /ready: first frame/.test(d.out()), 60_000);
   const ffmpegPid = childPid(d.proc.pid!, 'ffmpeg');
   process.kill(ffmpegPid, 'SIGKILL');
@@ -153,7 +159,9 @@ test('the camera process dies: one log line, the daemon stays up and recovers', 
     return r >= 0 && states.indexOf('streaming', r) > r;
   }, 30_000);
   const before = (d.out().match(/person \d+:/g) ?? []).length;
-  await waitFor('events after the restart', () => (d.out().match(/person \d+:/g) ?? []).length > before, 30_000);
+  await waitFor('events after the restart', () => (d.out().match(/person \d+:/g) ?? []).length > before, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${d.out().slice(-4000)}`);
+  });
   assert.equal(d.proc.exitCode, null, 'the daemon stayed up');
   d.proc.kill('SIGTERM');
   assert.equal((await d.exited).code, 0);
