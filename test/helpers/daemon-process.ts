@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -16,6 +17,12 @@ export interface DaemonExit {
   signal: NodeJS.Signals | null;
   at: number;
 }
+
+const started: ChildProcess[] = [];
+// A test that failed half way must not leave its daemon running: its test file would never end (CI would hang).
+after(() => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
 
 export class DaemonProcess {
   readonly proc: ChildProcess;
@@ -33,6 +40,7 @@ export class DaemonProcess {
     const command = [process.execPath, path.join(ROOT, 'bin/maskwatch.js'), 'run', '--camera', 'demo', '--gpio', 'console', '--config', file, ...(opts.args ?? [])];
     const [program, ...args] = [...(opts.wrapper ?? []), ...command];
     this.proc = spawn(program!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(this.proc);
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
