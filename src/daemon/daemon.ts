@@ -90,7 +90,8 @@ export class Daemon {
     // nobody is in view yet and the lights are off (a mute command may already have come in meanwhile).
     this.bus.emit('state.changed', this.door.state);
     this.bus.emit('mute.changed', this.mute);
-    let loggedState: SourceState | null = null;
+    // The state before the source starts (`starting`) goes out as a change, but the `started:` line says it for the log.
+    let loggedState: SourceState | null = source.state;
     const cameraChanged = (state: SourceState, detail?: string) => {
       // One log line per change of state (the source puts its reason and retry plan in detail, it logs nothing
       // itself); another failed retry while already retrying goes to debug.
