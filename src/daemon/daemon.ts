@@ -100,7 +100,7 @@ export class Daemon {
       else (state === 'retrying' ? log.warn : log.info)(line);
       loggedState = state;
       this.bus.emit('camera.changed', { state, detail });
-      notifier.status(`camera ${state}${detail ? `: ${detail}` : ''}`);
+      notifier.status(line);
       // Up without a camera is still up: READY so systemd does not time the start out.
       if (state === 'retrying') this.announceReady('camera away, retrying');
       if (state === 'ended') this.resolveSourceEnded();
