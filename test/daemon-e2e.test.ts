@@ -11,17 +11,15 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 import { ROOT, runCli } from './helpers/cli.js';
+import { killAfterTests } from './helpers/daemon-process.js';
 import { LIGHT_FOR } from '../src/core/labels.js';
 import { ensureDemoClip } from '../src/source/demo-clip.js';
 import type { Label } from '../src/core/types.js';
 
 const broker = new Mosquitto();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-e2e-'));
-const spawned: ChildProcess[] = [];
 before(() => broker.start());
 after(async () => {
-  // A test that failed half way must not leave its daemon running: the test file would never end.
-  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await broker.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -36,7 +34,7 @@ function startDaemon(name: string, config: Record<string, unknown>): Daemon {
   const file = path.join(tmp, `${name}.json`);
   fs.writeFileSync(file, JSON.stringify(config));
   const proc = spawn(process.execPath, [path.join(ROOT, 'bin/maskwatch.js'), 'run', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  spawned.push(proc);
+  killAfterTests(proc);
   let text = '';
   proc.stdout!.on('data', (d) => (text += d));
   proc.stderr!.on('data', (d) => (text += d));

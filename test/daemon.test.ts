@@ -152,7 +152,7 @@ test('the retained MQTT state is what the LEDs show, at every change; entered, d
   await Promise.all([w.client.endAsync(), late.client.endAsync()]);
 });
 
-test('a crash left a red light and a streaming camera retained: the next start replaces both before any frame', { timeout: 60_000 }, async () => {
+test('a crash left a red light and a retrying camera retained: the next start replaces both before any frame', { timeout: 60_000 }, async () => {
   const stale = await broker.client({ protocolVersion: 5 });
   await stale.publishAsync('maskwatch/door-stale/state', JSON.stringify({ light: 'red', label: 'no_mask', peopleInView: 1 }), { qos: 1, retain: true });
   await stale.publishAsync('maskwatch/door-stale/camera', JSON.stringify({ state: 'retrying', detail: 'earlier run', ts: '2026-01-01T00:00:00.000Z' }), { qos: 1, retain: true });

@@ -24,6 +24,11 @@ after(() => {
   for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
 
+/** Kills `proc` after the test file's tests if it is still running then. */
+export function killAfterTests(proc: ChildProcess): void {
+  started.push(proc);
+}
+
 export class DaemonProcess {
   readonly proc: ChildProcess;
   readonly exited: Promise<DaemonExit>;
@@ -40,7 +45,7 @@ export class DaemonProcess {
     const command = [process.execPath, path.join(ROOT, 'bin/maskwatch.js'), 'run', '--camera', 'demo', '--gpio', 'console', '--config', file, ...(opts.args ?? [])];
     const [program, ...args] = [...(opts.wrapper ?? []), ...command];
     this.proc = spawn(program!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    started.push(this.proc);
+    killAfterTests(this.proc);
     this.proc.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
