@@ -11,6 +11,14 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
+/** The share of `inner`'s area that lies inside `outer` (0 for an empty box). */
+export function shareInside(inner: Box, outer: Box): number {
+  const w = Math.min(inner.x + inner.w, outer.x + outer.w) - Math.max(inner.x, outer.x);
+  const h = Math.min(inner.y + inner.h, outer.y + outer.h) - Math.max(inner.y, outer.y);
+  const area = inner.w * inner.h;
+  return area > 0 && w > 0 && h > 0 ? (w * h) / area : 0;
+}
+
 /** A side×side square centred on (cx, cy), in whole pixels, clipped to the picture; at least 1×1 px. */
 export function clippedSquare(cx: number, cy: number, side: number, width: number, height: number): Box {
   const x = Math.max(0, Math.min(width - 1, Math.round(cx - side / 2)));

@@ -4,7 +4,7 @@
  * The net is fully convolutional, so the anchor grid is made for the actual input height × width.
  */
 import type { Box } from '../core/types.js';
-import { iou } from '../core/geometry.js';
+import { iou, shareInside } from '../core/geometry.js';
 
 /** The published anchor set (relative to the image side): two sizes and three aspect ratios per feature map. */
 export const SSD_ANCHOR_SIZES: ReadonlyArray<readonly [number, number]> = [[0.04, 0.056], [0.08, 0.11], [0.16, 0.22], [0.32, 0.45], [0.64, 0.72]];
@@ -156,3 +156,16 @@ export function greedyNms<T extends { box: Box; score: number }>(dets: T[], iouT
   }
   return kept;
 }
+
+/**
+ * Drops a detection that lies mostly (≥ minShareInside of its area) inside a better one kept before it. Greedy NMS
+ * keeps such a box, its IoU with the big one being small; but no face can be seen inside another face's box, so it is
+ * a false detection (an eye or a mask's fold), and in a video it becomes a person of its own.
+ */
+export function dropNested<T extends { box: Box; score: number }>(bestFirst: T[], minShareInside = NESTED_SHARE): T[] {
+  const kept: T[] = [];
+  for (const d of bestFirst) if (kept.every((k) => shareInside(d.box, k.box) < minShareInside)) kept.push(d);
+  return kept;
+}
+
+export const NESTED_SHARE = 0.7;

@@ -13,7 +13,7 @@ import { ModelError } from '../core/errors.js';
 import { REPO_ROOT } from '../core/paths.js';
 import { closeSession, loadOrt, openSession } from '../onnx/session.js';
 import { resampleInto, TO_UNIT, wholeImage } from './resample.js';
-import { decodeSsd, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdAnchorOptions, type SsdDetection } from './ssd-decode.js';
+import { decodeSsd, dropNested, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdAnchorOptions, type SsdDetection } from './ssd-decode.js';
 
 export const SSD_MODEL_NAME = 'aizoo-face-mask-ssd';
 export const SSD_LOC_OUTPUT = 'loc_branch_concat';
@@ -107,12 +107,12 @@ export class SsdFaceDetector implements FaceDetector {
     return { loc: out[SSD_LOC_OUTPUT]!.data as Float32Array, cls: out[SSD_CLS_OUTPUT]!.data as Float32Array };
   }
 
-  /** Detections relative to the frame, after NMS, best first (before the size and count limits). */
+  /** Detections relative to the frame, after NMS and without boxes inside better ones, best first (before the size and count limits). */
   async detectRelative(frame: Pick<Frame, 'width' | 'height' | 'rgb'>): Promise<SsdDetection[]> {
     this.preprocess(frame);
     const { loc, cls } = await this.infer();
     if (loc.length !== this.anchors!.length) throw new ModelError(`ssd detector: model gives ${loc.length / 4} boxes for a ${this.opts.inputWidth}×${this.opts.inputHeight} input, the anchors expect ${this.anchors!.length / 4}`);
-    return greedyNms(decodeSsd(loc, cls, this.anchors!, this.opts.scoreThreshold), this.opts.iouThreshold);
+    return dropNested(greedyNms(decodeSsd(loc, cls, this.anchors!, this.opts.scoreThreshold), this.opts.iouThreshold));
   }
 
   /** Faces in image pixels, best first. One call at a time: the input tensor is reused between frames. */
