@@ -23,6 +23,7 @@ import { FakeCamera } from './helpers/fake-camera.js';
 import { FakeGpio } from './helpers/fake-gpio.js';
 import { Mosquitto, waitFor } from './helpers/mosquitto.js';
 import { onePersonClip } from './helpers/person-clip.js';
+import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE } from '../src/source/demo-clip.js';
 import { RecordingNotifier } from './helpers/recording-notifier.js';
 
 const broker = new Mosquitto();
@@ -65,8 +66,8 @@ async function probedClassifier(): Promise<Probe> {
   return probe;
 }
 
-async function startDaemon(name: string) {
-  const { config } = loadConfig({ overrides: { deviceId: name, 'mqtt.url': broker.url, 'signals.lampTest': false, 'mqtt.homeAssistant': false, 'mqtt.statsIntervalS': 0 }, env: {} });
+async function startDaemon(name: string, overrides: Record<string, unknown> = {}) {
+  const { config } = loadConfig({ overrides: { deviceId: name, 'mqtt.url': broker.url, 'signals.lampTest': false, 'mqtt.homeAssistant': false, 'mqtt.statsIntervalS': 0, ...overrides }, env: {} });
   const clock = new ManualClock();
   const camera = new FakeCamera(clock);
   const gpio = new FakeGpio(clock);
@@ -150,6 +151,33 @@ test('the retained MQTT state is what the LEDs show, at every change; entered, d
   assert.deepEqual(JSON.parse(late.got[0]!.text), { light: 'off', label: null, peopleInView: 0 });
   await d.daemon.stop();
   await Promise.all([w.client.endAsync(), late.client.endAsync()]);
+});
+
+test('people one after another in the same spot, 300 ms apart (less than lostAfterMs): each gets their own light and event, the one before leaves first', { timeout: 60_000 }, async () => {
+  const d = await startDaemon('door-queue');
+  const w = await watcher('maskwatch/door-queue/#');
+  const people = DEMO_PEOPLE.slice(0, 4).map((p) => ({ image: path.join(DEMO_ASSETS_DIR, p.file), label: p.label }));
+  const clip = await buildClip(people, { fps: 1000 / FRAME_MS, showMs: 1500, gapMs: 300 });
+  assert.ok(3 * FRAME_MS < d.config.tracker.lostAfterMs && 3 * FRAME_MS >= d.config.tracker.newPersonAfterGapMs, 'the gap is one the tracker alone would not end');
+  const lightsAtEnd: string[][] = [];
+  for (const [i, frame] of clip.frames.entries()) {
+    await d.feed(frame);
+    if (clip.sequence.segments.some((s) => s.endFrame === i + 1)) lightsAtEnd.push(ledState(d.gpio));
+  }
+  await waitFor('four events', () => w.of('/event').length >= 4);
+  const events = w.of('/event');
+  assert.deepEqual(events.map((e) => e.label), clip.sequence.expected);
+  assert.deepEqual(lightsAtEnd, [['green'], ['red'], ['amber'], ['red']], 'each person has their own light while in view');
+  const ids = events.map((e) => e.trackId as number);
+  assert.equal(new Set(ids).size, 4);
+  // On the person topic each one before leaves before the next enters: entered 1, left 1, entered 2, left 2, …
+  await waitFor('three left', () => w.of('/person').filter((p) => p.type === 'left').length >= 3);
+  const order = w.of('/person').map((p) => `${String(p.type)} ${String(p.trackId)}`);
+  assert.deepEqual(order.slice(0, 7), [`entered ${ids[0]}`, `left ${ids[0]}`, `entered ${ids[1]}`, `left ${ids[1]}`, `entered ${ids[2]}`, `left ${ids[2]}`, `entered ${ids[3]}`]);
+  const lefts = w.of('/person').filter((p) => p.type === 'left');
+  assert.deepEqual(lefts.map((p) => p.label), clip.sequence.expected.slice(0, 3));
+  await d.daemon.stop();
+  await w.client.endAsync();
 });
 
 test('a crash left a red light and a retrying camera retained: the next start replaces both before any frame', { timeout: 60_000 }, async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { IouTracker, iou } from '../src/decision/tracker.js';
 import type { Box, ClassifiedFace, Label, Probs } from '../src/core/types.js';
 
-const OPTS = { iouThreshold: 0.3, window: 5, minFrames: 3, confidence: 0.6, lostAfterMs: 1000 };
+const OPTS = { iouThreshold: 0.3, window: 5, minFrames: 3, confidence: 0.6, lostAfterMs: 1000, newPersonAfterGapMs: 250 };
 
 function probs(label: Label, p: number): Probs {
   const rest = (1 - p) / 2;
@@ -158,4 +158,60 @@ test('entered and left: a new face starts a track, a face unseen for lostAfterMs
   const [end] = undecided.update(200 + OPTS.lostAfterMs + 1, []).left;
   assert.deepEqual({ ...end, unsure: undefined }, { trackId: 1, label: null, frames: 3, durationMs: 200, unsure: undefined });
   assert.equal(end?.unsure?.label, 'mask');
+});
+
+/** Frames of one face at `box` every 100 ms from `from`, `n` of them; the updates they gave. */
+function play(t: IouTracker, from: number, n: number, label: Label, box = at(100), p = 0.9) {
+  return Array.from({ length: n }, (_, i) => t.update(from + i * 100, [face(box, label, p)]));
+}
+
+test('someone else in the same spot after a gap shorter than lostAfterMs: the first leaves, the second enters, decided', () => {
+  const t = new IouTracker(OPTS);
+  const first = play(t, 0, 5, 'mask'); // seen 0–400 ms, decided mask
+  assert.equal(first.flatMap((u) => u.decided).length, 1);
+  t.update(500, []);
+  t.update(600, []);
+  // 300 ms between sightings (≥ newPersonAfterGapMs 250, < lostAfterMs 1000), then a face with another label
+  const second = play(t, 700, 4, 'no_mask');
+  assert.deepEqual(second.slice(0, 2).map((u) => [u.left.length, u.decided.length, u.showing]), [[0, 0, 'mask'], [0, 0, 'mask']], 'judged as a new face: minFrames frames first');
+  const split = second[2]!;
+  assert.deepEqual(split.left, [{ trackId: 1, label: 'mask', frames: 5, durationMs: 400 }]);
+  assert.deepEqual(split.entered, [2]);
+  assert.equal(split.decided.length, 1);
+  assert.deepEqual({ ...split.decided[0] }, { trackId: 2, label: 'no_mask', score: 0.9, frames: 3, durationMs: 200, firstSeenAt: 700, decidedAt: 900 });
+  assert.deepEqual([split.showing, split.inView], ['no_mask', 1]);
+  assert.deepEqual(second[3]!.decided, [], 'decided once');
+  // The second person leaves lostAfterMs after their last frame, with their own label and frames.
+  const gone = t.update(1000 + OPTS.lostAfterMs + 1, []);
+  assert.deepEqual(gone.left, [{ trackId: 2, label: 'no_mask', frames: 4, durationMs: 300 }]);
+});
+
+test('no split: the same label after a gap, a gap shorter than newPersonAfterGapMs, a label that changes without a gap, or the rule off', () => {
+  const decisions = (opts: typeof OPTS, frames: Array<[number, Label | null]>) => {
+    const t = new IouTracker(opts);
+    return frames.flatMap(([now, label]) => t.update(now, label ? [face(at(100), label)] : []).decided.map((d) => `${d.trackId}:${d.label}`));
+  };
+  const seen = (from: number, n: number, label: Label): Array<[number, Label]> => Array.from({ length: n }, (_, i) => [from + i * 100, label]);
+  // the same person after a 300 ms miss, then wavering: the frames since the gap agreed, so the later change is theirs
+  assert.deepEqual(decisions(OPTS, [...seen(0, 4, 'mask'), [400, null], [500, null], ...seen(600, 3, 'mask'), ...seen(900, 4, 'mask_incorrect')]), ['1:mask']);
+  // one missed frame: 200 ms between sightings, below newPersonAfterGapMs
+  assert.deepEqual(decisions(OPTS, [...seen(0, 4, 'mask'), [400, null], ...seen(500, 4, 'no_mask')]), ['1:mask']);
+  // another label without any gap: the same face wavering, never split
+  assert.deepEqual(decisions(OPTS, [...seen(0, 4, 'mask'), ...seen(400, 6, 'mask_incorrect')]), ['1:mask']);
+  // the rule off: people less than lostAfterMs apart in one spot are one person, as before
+  assert.deepEqual(decisions({ ...OPTS, newPersonAfterGapMs: 0 }, [...seen(0, 4, 'mask'), [400, null], [500, null], ...seen(600, 4, 'no_mask')]), ['1:mask']);
+  // and on, the same frames: two people
+  assert.deepEqual(decisions(OPTS, [...seen(0, 4, 'mask'), [400, null], [500, null], ...seen(600, 4, 'no_mask')]), ['1:mask', '2:no_mask']);
+});
+
+test('after a gap an undecided newcomer is not split off: below confidence the first person stays, and the frames since the gap are dropped after a window', () => {
+  const t = new IouTracker(OPTS);
+  play(t, 0, 4, 'mask');
+  t.update(400, []);
+  t.update(500, []);
+  const unsure = play(t, 600, OPTS.window, 'no_mask', at(100), 0.5); // best label no_mask but median 0.5 < confidence 0.6
+  assert.ok(unsure.every((u) => u.left.length === 0 && u.decided.length === 0 && u.showing === 'mask'));
+  // a window later the gap's frames are forgotten: a confident change now is the same face wavering
+  const later = play(t, 600 + OPTS.window * 100, 4, 'no_mask');
+  assert.ok(later.every((u) => u.left.length === 0 && u.decided.length === 0));
 });

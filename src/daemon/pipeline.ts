@@ -173,14 +173,15 @@ export class Pipeline {
     const now = clock.now();
     const update = tracker.update(now, classified);
     const from = source.description;
+    // Who left first: a person who took over the spot of one who left (tracker.newPersonAfterGapMs) comes after them.
+    for (const end of update.left) {
+      if (end.unsure) log.info(`person ${end.trackId} left undecided after ${end.frames} frames (median ${end.unsure.label} ${end.unsure.score.toFixed(2)}, below tracker.confidence): no light, no event`);
+      bus.emit('person.left', { ...end, at: now, source: from });
+    }
     for (const trackId of update.entered) bus.emit('person.entered', { trackId, at: now, source: from });
     for (const decision of update.decided) {
       log.info(`person ${decision.trackId}: ${decision.label} (${decision.score.toFixed(2)}, ${decision.frames} frames)`);
       bus.emit('person.decided', { decision, model: { name: classifier.info.name, sha256: classifier.info.sha256 }, source: from });
-    }
-    for (const end of update.left) {
-      if (end.unsure) log.info(`person ${end.trackId} left undecided after ${end.frames} frames (median ${end.unsure.label} ${end.unsure.score.toFixed(2)}, below tracker.confidence): no light, no event`);
-      bus.emit('person.left', { ...end, at: now, source: from });
     }
     door.update(update.showing, update.inView);
     const done = clock.now();

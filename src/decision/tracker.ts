@@ -13,6 +13,11 @@ export interface TrackerOptions {
   confidence: number;
   /** A track unseen this long ends. */
   lostAfterMs: number;
+  /**
+   * A decided person unseen at least this long (but less than lostAfterMs) whose face then gets another label, decided
+   * as a new face would be, is someone else who stepped into the same spot; 0 turns this off.
+   */
+  newPersonAfterGapMs: number;
 }
 
 /** Most severe first: what the lights show when several decided people are in view. */
@@ -27,6 +32,8 @@ interface Track {
   frames: number;
   history: Probs[];
   decision: Decision | null;
+  /** A decided track seen again after a gap: the frames since, judged apart until they agree or a window has passed. */
+  sinceGap: { firstSeenAt: number; lastSeenBefore: number; framesBefore: number; history: Probs[] } | null;
 }
 
 export { iou };
@@ -42,7 +49,9 @@ function median(values: number[]): number {
  * it has been seen in minFrames frames, as Frigate's min_initialized: a false detection of a frame or two is never a
  * person, so it takes no number and reaches no topic. Each person's label is the median of their recent scores; each is
  * decided at most once (one person, one event); a person unseen for lostAfterMs ends (`left`); a face that was not yet
- * a person just goes. Pure: time comes in with each update.
+ * a person just goes. A decided person seen again after a gap of newPersonAfterGapMs whose face then gets another
+ * label is someone else who stepped into the same spot: the first leaves, the second enters, decided. Pure: time comes
+ * in with each update.
  */
 export class IouTracker implements Tracker {
   private tracks: Track[] = [];
@@ -55,7 +64,7 @@ export class IouTracker implements Tracker {
     this.tracks = this.tracks.filter((t) => {
       if (now - t.lastSeenAt <= this.opts.lostAfterMs) return true;
       if (!t.id) return false;
-      const unsure = t.decision ? {} : { unsure: this.medianLabel(t) };
+      const unsure = t.decision ? {} : { unsure: medianLabel(t.history) };
       left.push({ trackId: t.id, label: t.decision?.label ?? null, frames: t.frames, durationMs: t.lastSeenAt - t.firstSeenAt, ...unsure });
       return false;
     });
@@ -64,23 +73,36 @@ export class IouTracker implements Tracker {
     for (let f = 0; f < faces.length; f++) {
       let track = assigned.get(f);
       if (!track) {
-        track = { id: 0, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null };
+        track = { id: 0, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null, sinceGap: null };
         this.tracks.push(track);
+      }
+      const gapMs = now - track.lastSeenAt;
+      if (track.decision && this.opts.newPersonAfterGapMs > 0 && gapMs >= this.opts.newPersonAfterGapMs) {
+        track.sinceGap = { firstSeenAt: now, lastSeenBefore: track.lastSeenAt, framesBefore: track.frames, history: [] };
       }
       track.box = faces[f].box;
       track.lastSeenAt = now;
       track.frames++;
       track.history.push(faces[f].probs);
       if (track.history.length > this.opts.window) track.history.shift();
+      track.sinceGap?.history.push(faces[f].probs);
       if (!track.id && track.frames >= this.opts.minFrames) {
         track.id = this.nextId++;
         entered.push(track.id);
       }
     }
     const decided: Decision[] = [];
+    this.tracks = this.tracks.map((t) => {
+      const next = this.someoneElse(now, t);
+      if (next === t) return t;
+      left.push({ trackId: t.id, label: t.decision!.label, frames: t.sinceGap!.framesBefore, durationMs: t.sinceGap!.lastSeenBefore - t.firstSeenAt });
+      entered.push(next.id);
+      decided.push(next.decision!);
+      return next;
+    });
     for (const t of this.tracks) {
       if (t.decision || t.frames < this.opts.minFrames) continue;
-      const { label, score } = this.medianLabel(t);
+      const { label, score } = medianLabel(t.history);
       if (score < this.opts.confidence) continue;
       t.decision = { trackId: t.id, label, score, frames: t.frames, durationMs: now - t.firstSeenAt, firstSeenAt: t.firstSeenAt, decidedAt: now };
       decided.push(t.decision);
@@ -132,13 +154,32 @@ export class IouTracker implements Tracker {
     return result;
   }
 
-  private medianLabel(t: Track): { label: Label; score: number } {
-    let best: Label = LABELS[0];
-    let bestScore = -1;
-    for (const label of LABELS) {
-      const m = median(t.history.map((p) => p[label] ?? 0));
-      if (m > bestScore) (best = label), (bestScore = m);
+  /**
+   * The frames since a decided track's gap, decided as a new face's would be (minFrames, confidence): another label
+   * means another person, returned as a new decided track; the same label, or a window of frames without another,
+   * means the same person. Without the gap a label that wavers (a mask worn wrongly often does) never splits a person.
+   */
+  private someoneElse(now: number, t: Track): Track {
+    const since = t.sinceGap;
+    if (!since || !t.decision || since.history.length < this.opts.minFrames) return t;
+    const { label, score } = medianLabel(since.history.slice(-this.opts.window));
+    if (label === t.decision.label || score < this.opts.confidence) {
+      if (label === t.decision.label || since.history.length >= this.opts.window) t.sinceGap = null;
+      return t;
     }
-    return { label: best, score: bestScore };
+    const id = this.nextId++;
+    const frames = since.history.length;
+    const decision: Decision = { trackId: id, label, score, frames, durationMs: now - since.firstSeenAt, firstSeenAt: since.firstSeenAt, decidedAt: now };
+    return { id, box: t.box, firstSeenAt: since.firstSeenAt, lastSeenAt: now, frames, history: since.history.slice(-this.opts.window), decision, sinceGap: null };
   }
+}
+
+function medianLabel(history: Probs[]): { label: Label; score: number } {
+  let best: Label = LABELS[0];
+  let bestScore = -1;
+  for (const label of LABELS) {
+    const m = median(history.map((p) => p[label] ?? 0));
+    if (m > bestScore) (best = label), (bestScore = m);
+  }
+  return { label: best, score: bestScore };
 }
