@@ -14,6 +14,7 @@ import type { Box } from '../../core/types.js';
 import { createFaceDetector, resolveDetectorPrecision } from '../../vision/create-face-detector.js';
 import { detectorName, type DetectorSettings, type ResolvedDetectorSettings } from '../../vision/start-face-detector.js';
 import { readImageFile } from '../../vision/image-decode.js';
+import { NESTED_SHARE } from '../../vision/ssd-decode.js';
 import { shippedBoxCalibration, ssdModelFile } from '../../vision/ssd-detector.js';
 import { createProgressBar } from '../progress.js';
 import type { FaceSample } from './photos.js';
@@ -44,7 +45,7 @@ function cacheName(settings: ResolvedDetectorSettings): string {
   const file = settings.model === 'ssd' ? ssdModelFile(settings.precision) : null;
   const sha = file && fs.existsSync(file) ? sha256File(file).slice(0, 12) : settings.model;
   const cal = settings.model === 'ssd' ? Object.values(shippedBoxCalibration()).join('_') : 'none';
-  return `detections-${settings.model}-${sha}-${settings.inputSize}-${settings.scoreThreshold ?? 'default'}-${settings.iouThreshold ?? 'default'}-cal${cal}.json`;
+  return `detections-${settings.model}-${sha}-${settings.inputSize}-${settings.scoreThreshold ?? 'default'}-${settings.iouThreshold ?? 'default'}-cal${cal}-nested${settings.model === 'ssd' ? NESTED_SHARE : 'none'}.json`;
 }
 
 /** The samples with detector boxes in the chosen splits (others unchanged), and what happened. */
