@@ -8,6 +8,7 @@ import { ManualClock } from '../src/core/clock.js';
 import { setLogSink } from '../src/core/log.js';
 import type { EncodedFrame, FrameSource } from '../src/core/seams.js';
 import { buildClip, DEMO_ASSETS_DIR, DEMO_PEOPLE, ensureDemoClip } from '../src/source/demo-clip.js';
+import { loadImageFolder } from '../src/source/clip-source.js';
 import { autoSource, createFrameSource, findCameraDevice } from '../src/source/create-frame-source.js';
 import { splitMjpeg } from '../src/source/mjpeg-splitter.js';
 import { schema, type MaskwatchConfig } from '../src/config/schema.js';
@@ -67,6 +68,30 @@ test('a folder source plays images in natural name order at camera.fps, then end
   assert.equal(source.state, 'ended');
   assert.equal(await source.nextFrame(), null);
   await source.stop();
+});
+
+test('a folder source skips images it cannot read, naming them in one line; a folder of only such images is one error', async () => {
+  const folder = path.join(dir, 'some-bad');
+  fs.mkdirSync(folder);
+  const good = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#00ff00' } }).jpeg().toBuffer();
+  fs.writeFileSync(path.join(folder, 'a1.jpg'), good);
+  fs.writeFileSync(path.join(folder, 'a2.jpg'), good.subarray(0, good.length >> 1)); // cut short
+  fs.writeFileSync(path.join(folder, 'a3.png'), 'text, not a PNG');
+  fs.writeFileSync(path.join(folder, 'a4.jpg'), good);
+  const lines: string[] = [];
+  const quiet = setLogSink((line) => void lines.push(line));
+  try {
+    const frames = await loadImageFolder(folder);
+    assert.equal(frames.length, 2, 'a1 and a4');
+    const warned = lines.filter((l) => l.includes('skipped'));
+    assert.equal(warned.length, 1, lines.join('\n'));
+    assert.match(warned[0]!, /2 of 4 images skipped, unreadable: a2\.jpg \(.+\), a3\.png \(.+\)$/);
+    fs.rmSync(path.join(folder, 'a1.jpg'));
+    fs.rmSync(path.join(folder, 'a4.jpg'));
+    await assert.rejects(loadImageFolder(folder), /camera file:.*some-bad: none of its 2 images can be read: a2\.jpg/);
+  } finally {
+    setLogSink(quiet);
+  }
 });
 
 test('a looping folder source starts over; a slow consumer sees drops', async () => {

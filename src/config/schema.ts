@@ -15,7 +15,7 @@ export const schema = {
     level: { doc: 'Log level.', format: ['debug', 'info', 'warn', 'error'], default: 'info', env: 'MASKWATCH_LOG_LEVEL' },
   },
   camera: {
-    source: { doc: 'auto (the first camera found: a V4L2 capture device /dev/video*, else a CSI camera through rpicam-vid; never the demo: with no camera it waits and retries), demo (the bundled demo clip), libcamera (Pi CSI via rpicam-vid), v4l2:/dev/videoN, gstreamer:<pipeline>, file:<video or image folder> (must exist).', format: 'camera-source', default: 'auto', env: 'MASKWATCH_CAMERA' },
+    source: { doc: 'auto (the first camera found: a V4L2 capture device /dev/video*, else a CSI camera through rpicam-vid; never the demo: with no camera it waits and retries), demo (the bundled demo clip), libcamera (Pi CSI via rpicam-vid), v4l2:/dev/videoN, gstreamer:<pipeline>, file:<video or image folder> (must exist; unreadable images in a folder are skipped, named in one line).', format: 'camera-source', default: 'auto', env: 'MASKWATCH_CAMERA' },
     width: { doc: 'Capture width in pixels.', format: integer(16, 8192), default: 640 },
     height: { doc: 'Capture height in pixels.', format: integer(16, 8192), default: 480 },
     fps: { doc: 'Capture frame rate.', format: integer(1, 120), default: 15 },

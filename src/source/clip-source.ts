@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { createLogger, errorMessage } from '../core/log.js';
 import { FrameSourceBase } from './frame-source-base.js';
 import { splitMjpeg } from './mjpeg-splitter.js';
 
+const log = createLogger('camera');
 
 export interface ClipSourceOptions {
   description: string;
@@ -62,7 +64,11 @@ export class ClipFrameSource extends FrameSourceBase {
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
 
-/** The images of a folder in name order (natural: 2 before 10), as JPEGs. */
+/**
+ * The images of a folder in name order (natural: 2 before 10), as JPEGs. Each is decoded once here, so an image that
+ * cannot be read (damaged, cut short, not what its name says) is skipped with its name in one line, not played as a
+ * frame the pipeline can only skip by number.
+ */
 export async function loadImageFolder(folder: string): Promise<Buffer[]> {
   let names: string[];
   try {
@@ -72,16 +78,27 @@ export async function loadImageFolder(folder: string): Promise<Buffer[]> {
   }
   names.sort(new Intl.Collator('en', { numeric: true }).compare);
   if (names.length === 0) throw new Error(`camera file:${folder}: no images (.jpg, .png, .webp) in the folder`);
+  const { default: sharp } = await import('sharp');
   const frames: Buffer[] = [];
+  const skipped: string[] = [];
   for (const name of names) {
-    const data = fs.readFileSync(path.join(folder, name));
-    if (/\.jpe?g$/i.test(name)) frames.push(data);
-    else {
-      const { default: sharp } = await import('sharp');
-      frames.push(await sharp(data).jpeg({ quality: 85 }).toBuffer());
+    try {
+      const data = fs.readFileSync(path.join(folder, name));
+      if (/\.jpe?g$/i.test(name)) {
+        await sharp(data).raw().toBuffer();
+        frames.push(data);
+      } else frames.push(await sharp(data).jpeg({ quality: 85 }).toBuffer());
+    } catch (err) {
+      skipped.push(`${name} (${errorMessage(err).split('\n')[0]})`);
     }
   }
+  if (frames.length === 0) throw new Error(`camera file:${folder}: none of its ${names.length} images can be read: ${listed(skipped)}`);
+  if (skipped.length) log.warn(`camera file:${folder}: ${skipped.length} of ${names.length} images skipped, unreadable: ${listed(skipped)}`);
   return frames;
+}
+
+function listed(items: string[], most = 5): string {
+  return items.length > most ? `${items.slice(0, most).join(', ')} and ${items.length - most} more` : items.join(', ');
 }
 
 /** The JPEGs of an .mjpeg file (concatenated JPEGs). */
