@@ -97,3 +97,8 @@ function oneLine(msg: string): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Up to `most` items joined by commas, then how many more: keeps a log line short. */
+export function listSome(items: string[], most = 5): string {
+  return items.length > most ? `${items.slice(0, most).join(', ')} and ${items.length - most} more` : items.join(', ');
+}

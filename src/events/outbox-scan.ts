@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { fsErrorText } from '../core/files.js';
 import { type FileKind, type FileOps } from '../core/fs-ops.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, listSome } from '../core/log.js';
 import { LABELS, type Label } from '../core/types.js';
 
 const log = createLogger('outbox');
@@ -134,6 +134,5 @@ function removeTemp(fs: FileOps, file: string): void {
 
 /** Up to five names, JSON-quoted (a file name may hold a newline or an escape sequence). */
 function listNames(names: string[]): string {
-  const shown = names.slice(0, 5).map((n) => JSON.stringify(n));
-  return names.length > 5 ? `${shown.join(', ')} and ${names.length - 5} more` : shown.join(', ');
+  return listSome(names.map((n) => JSON.stringify(n)));
 }

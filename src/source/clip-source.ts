@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { createLogger, errorMessage } from '../core/log.js';
+import { createLogger, errorMessage, listSome } from '../core/log.js';
 import { FrameSourceBase } from './frame-source-base.js';
 import { splitMjpeg } from './mjpeg-splitter.js';
 
@@ -92,13 +92,9 @@ export async function loadImageFolder(folder: string): Promise<Buffer[]> {
       skipped.push(`${name} (${errorMessage(err).split('\n')[0]})`);
     }
   }
-  if (frames.length === 0) throw new Error(`camera file:${folder}: none of its ${names.length} images can be read: ${listed(skipped)}`);
-  if (skipped.length) log.warn(`camera file:${folder}: ${skipped.length} of ${names.length} images skipped, unreadable: ${listed(skipped)}`);
+  if (frames.length === 0) throw new Error(`camera file:${folder}: none of its ${names.length} images can be read: ${listSome(skipped)}`);
+  if (skipped.length) log.warn(`camera file:${folder}: ${skipped.length} of ${names.length} images skipped, unreadable: ${listSome(skipped)}`);
   return frames;
-}
-
-function listed(items: string[], most = 5): string {
-  return items.length > most ? `${items.slice(0, most).join(', ')} and ${items.length - most} more` : items.join(', ');
 }
 
 /** The JPEGs of an .mjpeg file (concatenated JPEGs). */
