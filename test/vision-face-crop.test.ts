@@ -7,7 +7,7 @@ import type { RgbImage } from '../src/core/image.js';
 import { decodeFrame } from '../src/daemon/pipeline.js';
 import { faceCropRegion } from '../src/vision/face-crop.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
-import { letterboxRegion, resampleInto, TO_UNIT, wholeImage } from '../src/vision/resample.js';
+import { letterboxRegion, resampleInto, resampleSeparable, TO_PLUS_MINUS_ONE, TO_UNIT, wholeImage } from '../src/vision/resample.js';
 import { faceInputBatches } from '../src/workflows/data/face-inputs.js';
 import { loadLabelledData } from '../src/workflows/data/labelled-data.js';
 
@@ -50,6 +50,74 @@ test('same size is an exact copy; a region outside the picture is black; NCHW ho
   resampleInto(img, box, 7, 7, { norm: { scale: 1, offset: -1 }, antialias: false, layout: 'nchw' }, nchw);
   assert.deepEqual([...nhwc.subarray(0, 21)], new Array(21).fill(-1), 'the letterbox row above the picture is black');
   for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) for (let c = 0; c < 3; c++) assert.equal(nchw[c * 49 + y * 7 + x], nhwc[(y * 7 + x) * 3 + c]);
+});
+
+test('plain bilinear in one 2-D pass gives the same float32 numbers as the two separable passes', () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let k = 0; k < 200; k++) {
+    const width = 1 + Math.floor(random() * 90);
+    const height = 1 + Math.floor(random() * 90);
+    const img: RgbImage = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(random() * 256)) };
+    // Regions reaching outside the picture, shrunk and enlarged, in both layouts, written at an offset.
+    const region = { x: (random() - 0.3) * width, y: (random() - 0.3) * height, w: 1 + random() * width * 1.5, h: 1 + random() * height * 1.5 };
+    const outW = 1 + Math.floor(random() * 60);
+    const outH = 1 + Math.floor(random() * 60);
+    for (const layout of ['nhwc', 'nchw'] as const) {
+      const opts = { norm: k % 2 ? TO_UNIT : TO_PLUS_MINUS_ONE, antialias: false, layout };
+      const fast = new Float32Array(outW * outH * 3 + 4).fill(9);
+      const general = new Float32Array(outW * outH * 3 + 4).fill(9);
+      resampleInto(img, region, outW, outH, opts, fast, 2);
+      resampleSeparable(img, region, outW, outH, opts, general, 2);
+      for (let i = 0; i < fast.length; i++) assert.ok(Object.is(fast[i], general[i]), `case ${k} ${layout}: value ${i} is ${fast[i]}, the separable passes give ${general[i]}`);
+    }
+  }
+});
+
+/** Per output pixel on one axis, the source pixels and weights of a triangle filter, written out plainly. */
+function naiveTaps(start: number, length: number, outSize: number, srcSize: number, antialias: boolean): Array<Array<[number, number]> | null> {
+  const scale = length / outSize;
+  const support = antialias ? Math.max(1, scale) : 1;
+  return Array.from({ length: outSize }, (_, i) => {
+    const centre = start + (i + 0.5) * scale;
+    if (!(centre >= 0 && centre < srcSize)) return null;
+    const taps: Array<[number, number]> = [];
+    for (let j = 0; j < srcSize; j++) {
+      const w = 1 - Math.abs(j + 0.5 - centre) / support;
+      if (w > 0) taps.push([j, w]);
+    }
+    if (!taps.length) return [[Math.min(srcSize - 1, Math.max(0, Math.round(centre - 0.5))), 1]];
+    const total = taps.reduce((a, [, w]) => a + w, 0);
+    return taps.map(([j, w]) => [j, w / total]);
+  });
+}
+
+test('resampling, shrunk or enlarged, antialiased or not, matches a plainly written 2-D triangle filter', () => {
+  let seed = 3;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let k = 0; k < 60; k++) {
+    const width = 2 + Math.floor(random() * 70);
+    const height = 2 + Math.floor(random() * 70);
+    const img: RgbImage = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(random() * 256)) };
+    const region = { x: (random() - 0.2) * width, y: (random() - 0.2) * height, w: 1 + random() * width * 1.2, h: 1 + random() * height * 1.2 };
+    const outW = 1 + Math.floor(random() * 40);
+    const outH = 1 + Math.floor(random() * 40);
+    const antialias = k % 2 === 0;
+    const got = new Float32Array(outW * outH * 3);
+    resampleInto(img, region, outW, outH, { norm: TO_UNIT, antialias }, got);
+    const xs = naiveTaps(region.x, region.w, outW, width, antialias);
+    const ys = naiveTaps(region.y, region.h, outH, height, antialias);
+    for (let y = 0; y < outH; y++) {
+      for (let x = 0; x < outW; x++) {
+        for (let c = 0; c < 3; c++) {
+          let want = 0;
+          for (const [sy, wy] of ys[y] ?? []) for (const [sx, wx] of xs[x] ?? []) want += (img.rgb[(sy * width + sx) * 3 + c]! / 255) * wy * wx;
+          const v = got[(y * outW + x) * 3 + c]!;
+          assert.ok(Math.abs(v - want) < 1e-5, `case ${k} (antialias ${antialias}) pixel ${x},${y} channel ${c}: ${v}, the plain filter gives ${want}`);
+        }
+      }
+    }
+  }
 });
 
 test('the crop region: square of side max(w,h)·(1+2·margin) in whole pixels, clipped at the edges', () => {
