@@ -2,7 +2,8 @@
  * The pipeline on its own: a fake camera (this machine has none) feeding the real decoder, SSD detector, classifier,
  * tracker and door state. One frame in each stage: frame N is classified and tracked while N+1 is detected, and N+2 is
  * taken and decoded meanwhile; each frame is finished once, in seq order; a corrupt frame loses only itself; stop()
- * returns with a frame taken ahead.
+ * returns with a frame taken ahead. With the detector in its own thread, the next frame reaches it before the main
+ * thread crops and classifies the current one.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { DoorState } from '../src/decision/door-state.js';
 import { IouTracker } from '../src/decision/tracker.js';
 import { createFaceDetector } from '../src/vision/create-face-detector.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
+import { ThreadedFaceDetector } from '../src/vision/threaded-detector.js';
 import { FakeCamera } from './helpers/fake-camera.js';
 import { waitFor } from './helpers/mosquitto.js';
 import { onePersonClip } from './helpers/person-clip.js';
@@ -94,5 +96,59 @@ test('a frame is finished while the next is detected and the one after is taken;
     await classifier.close();
     await detector.close();
     door.stop();
+  }
+});
+
+test("with the detector in its own thread, the next frame is handed to it before this one's crop and classifier take the main thread; on the main thread, after", { timeout: 90_000 }, async () => {
+  const { config } = loadConfig({ env: {} });
+  const frames = (await onePersonClip('mask')).faceFrames;
+  const classifier = await createMaskClassifier({ modelDir: config.classifier.modelDir, precision: 'float' });
+  const threaded = new ThreadedFaceDetector({ ...config.detector, precision: 'int8' });
+  await threaded.start();
+  const here = await createFaceDetector({ ...config.detector, precision: 'int8' });
+  try {
+    for (const real of [threaded, here]) {
+      const calls: string[] = [];
+      const camera = new FakeCamera(systemClock);
+      let pushed = 0;
+      const push = () => void (pushed < frames.length && camera.push(frames[pushed++]!));
+      // The real detector and classifier, watched: each detect() puts the next frame in the camera.
+      const detector: FaceDetector = {
+        inputSize: real.inputSize,
+        ownThread: real.ownThread,
+        detect(frame: Frame) {
+          calls.push(`detect ${frame.seq}`);
+          push();
+          return real.detect(frame);
+        },
+        close: async () => undefined,
+      };
+      const watched = Object.create(classifier) as typeof classifier;
+      watched.classifyFaces = (frame, boxes) => {
+        calls.push(`classify ${(frame as Frame).seq}`);
+        return classifier.classifyFaces(frame, boxes);
+      };
+      const bus = new EventBus<DaemonEvents>();
+      let processed = 0;
+      bus.on('frame.processed', 'test', () => void processed++);
+      const door = new DoorState(systemClock, config.signals.holdMs, (state) => bus.emit('state.changed', state));
+      const pipeline = new Pipeline({ source: camera, detector, classifier: watched, tracker: new IouTracker(config.tracker), door, bus, clock: systemClock });
+      await camera.start();
+      pipeline.start();
+      push();
+      await waitFor('every frame finished', () => processed >= frames.length, 30_000);
+      await camera.stop();
+      await pipeline.stop();
+      door.stop();
+      const at = (call: string) => calls.indexOf(call);
+      for (let seq = 1; seq < frames.length; seq++) {
+        const handedFirst = at(`detect ${seq + 1}`) < at(`classify ${seq}`);
+        assert.equal(handedFirst, real === threaded, `${real === threaded ? 'own thread' : 'main thread'}, frame ${seq}: ${calls.join(', ')}`);
+      }
+    }
+  } finally {
+    await classifier.close();
+    await threaded.close();
+    await here.close();
   }
 });

@@ -35,6 +35,11 @@ export interface FrameSource {
 // ---------- vision ----------
 export interface FaceDetector {
   readonly inputSize: number;
+  /**
+   * True where detect() hands the frame to a thread of its own and returns at once: the pipeline then hands the next
+   * frame over before it crops and classifies the current one on this thread.
+   */
+  readonly ownThread?: boolean;
   /** Faces at least the configured minimum size, best first. */
   detect(frame: Frame): Promise<Face[]>;
   close(): Promise<void>;

@@ -105,7 +105,11 @@ export class Pipeline {
       detecting = null;
       if (!current || !this.running) break;
       // Not while idle, where the gate admits a frame from the faces of the one before.
-      if (!this.gate?.idle) detecting = this.detectNext();
+      if (!this.gate?.idle) {
+        detecting = this.detectNext();
+        // The crop and the classifier's run hold this thread: let the next frame reach the detector's thread first.
+        if (this.parts.detector.ownThread) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       this.inFlight = this.finish(current);
       await this.inFlight;
     }

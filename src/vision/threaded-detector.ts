@@ -48,6 +48,7 @@ function startThread(): Worker {
 }
 
 export class ThreadedFaceDetector implements FaceDetector {
+  readonly ownThread = true;
   private worker: Worker | null = null;
   private starting: Promise<void> | null = null;
   private size = 0;
