@@ -45,7 +45,7 @@ export const schema = {
     maxFaces: { doc: 'Most faces kept per frame.', format: integer(1, 100), default: 10 },
     idleAfterS: { doc: 'Idle mode after this many seconds without a face: the detector runs at idleFps on frames a motion check finds changed; the first face goes back to every frame. 0: never idle.', format: integer(0, 86_400), default: 10 },
     thread: {
-      doc: "Where the detector runs: auto (in a worker thread of its own where there are two cores or more and ONNX Runtime's native backend: 1.15× the frames/s for ~30 MB; on the WebAssembly backend a second copy of the runtime costs ~170 MB, so there it stays on the main thread), on (its own thread) or off (the main thread).",
+      doc: "Where the detector runs: auto (in a worker thread of its own where there are two cores or more and ONNX Runtime's native backend: 1.15–1.33× the frames/s for ~30 MB; on the WebAssembly backend a second copy of the runtime costs ~170 MB, so there it stays on the main thread), on (its own thread) or off (the main thread).",
       format: ['auto', 'on', 'off'],
       default: 'auto',
     },
