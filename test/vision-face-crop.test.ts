@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 import type { RgbImage } from '../src/core/image.js';
+import { createRng } from '../src/core/rng.js';
 import { decodeFrame } from '../src/daemon/pipeline.js';
 import { faceCropRegion } from '../src/vision/face-crop.js';
 import { createMaskClassifier } from '../src/vision/mask-classifier.js';
@@ -52,17 +53,21 @@ test('same size is an exact copy; a region outside the picture is black; NCHW ho
   for (let y = 0; y < 7; y++) for (let x = 0; x < 7; x++) for (let c = 0; c < 3; c++) assert.equal(nchw[c * 49 + y * 7 + x], nhwc[(y * 7 + x) * 3 + c]);
 });
 
-test('plain bilinear in one 2-D pass gives the same float32 numbers as the two separable passes', () => {
-  let seed = 7;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let k = 0; k < 200; k++) {
-    const width = 1 + Math.floor(random() * 90);
-    const height = 1 + Math.floor(random() * 90);
+/** Random pictures with regions reaching outside them, shrunk and enlarged, seeded. */
+function* resampleCases(seed: number, count: number, maxSide: number, maxOut: number) {
+  const random = createRng(seed);
+  for (let k = 0; k < count; k++) {
+    const width = 2 + Math.floor(random() * maxSide);
+    const height = 2 + Math.floor(random() * maxSide);
     const img: RgbImage = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(random() * 256)) };
-    // Regions reaching outside the picture, shrunk and enlarged, in both layouts, written at an offset.
     const region = { x: (random() - 0.3) * width, y: (random() - 0.3) * height, w: 1 + random() * width * 1.5, h: 1 + random() * height * 1.5 };
-    const outW = 1 + Math.floor(random() * 60);
-    const outH = 1 + Math.floor(random() * 60);
+    yield { k, img, region, outW: 1 + Math.floor(random() * maxOut), outH: 1 + Math.floor(random() * maxOut) };
+  }
+}
+
+test('plain bilinear in one 2-D pass gives the same float32 numbers as the two separable passes', () => {
+  for (const { k, img, region, outW, outH } of resampleCases(7, 200, 90, 60)) {
+    // Both layouts, written at an offset.
     for (const layout of ['nhwc', 'nchw'] as const) {
       const opts = { norm: k % 2 ? TO_UNIT : TO_PLUS_MINUS_ONE, antialias: false, layout };
       const fast = new Float32Array(outW * outH * 3 + 4).fill(9);
@@ -93,15 +98,8 @@ function naiveTaps(start: number, length: number, outSize: number, srcSize: numb
 }
 
 test('resampling, shrunk or enlarged, antialiased or not, matches a plainly written 2-D triangle filter', () => {
-  let seed = 3;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  for (let k = 0; k < 60; k++) {
-    const width = 2 + Math.floor(random() * 70);
-    const height = 2 + Math.floor(random() * 70);
-    const img: RgbImage = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(random() * 256)) };
-    const region = { x: (random() - 0.2) * width, y: (random() - 0.2) * height, w: 1 + random() * width * 1.2, h: 1 + random() * height * 1.2 };
-    const outW = 1 + Math.floor(random() * 40);
-    const outH = 1 + Math.floor(random() * 40);
+  for (const { k, img, region, outW, outH } of resampleCases(3, 60, 70, 40)) {
+    const { width, height } = img;
     const antialias = k % 2 === 0;
     const got = new Float32Array(outW * outH * 3);
     resampleInto(img, region, outW, outH, { norm: TO_UNIT, antialias }, got);
