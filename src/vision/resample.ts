@@ -3,8 +3,9 @@
  * normalised on the way. Separable triangle filter with pixel centres aligned: with `antialias` the filter widens with the
  * downscale factor (like Pillow's bilinear), so a face shrunk from 300 px to 224 px is averaged, not aliased; without it,
  * plain bilinear (what OpenCV's resize does). Filter taps outside the picture are dropped and the rest renormalised (the
- * border repeats); output pixels whose centre lies outside the picture are black (letterbox padding). Plain bilinear
- * (the detectors' inputs) runs in one 2-D pass that rounds as the two passes do, so both give the same numbers.
+ * border repeats); output pixels whose centre lies outside the picture are black (letterbox padding). Wherever every
+ * output pixel has at most two taps per axis (plain bilinear, the detectors' inputs; an enlarged face crop) it runs in
+ * one 2-D pass that rounds as the two passes do, so both give the same numbers.
  */
 import type { Box } from '../core/types.js';
 import type { RgbImage } from '../core/image.js';
@@ -103,7 +104,7 @@ function atMostTwoTaps(axis: AxisTaps): boolean {
 }
 
 /**
- * Plain bilinear (every detector's input): each output pixel straight from its 2×2 source pixels, with the separable
+ * At most two taps per axis: each output pixel straight from its 2×2 source pixels, with the separable
  * path's rounding (the horizontal sum to float32, then the vertical one), so it gives the same numbers. For a frame
  * shrunk less than 2× it reads fewer pixels than two passes do (which filter every source row): 640×480 → 260×260
  * took 1.2 ms against 2.0 (2026-12-04).
