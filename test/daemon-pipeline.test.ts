@@ -112,13 +112,15 @@ test("with the detector in its own thread, the next frame is handed to it before
       const camera = new FakeCamera(systemClock);
       let pushed = 0;
       const push = () => void (pushed < frames.length && camera.push(frames[pushed++]!));
-      // The real detector and classifier, watched: each detect() puts the next frame in the camera.
+      // The real detector and classifier, watched: each detect() puts the next frame in the camera. The pipeline does
+      // not wait for a frame still decoding, so each detection takes 20 ms more: the next frame is decoded by its end.
       const detector: FaceDetector = {
         inputSize: real.inputSize,
         ownThread: real.ownThread,
-        detect(frame: Frame) {
+        async detect(frame: Frame) {
           calls.push(`detect ${frame.seq}`);
           push();
+          await new Promise((r) => setTimeout(r, 20));
           return real.detect(frame);
         },
         close: async () => undefined,
