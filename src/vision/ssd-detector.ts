@@ -11,7 +11,8 @@ import type { FaceDetector } from '../core/seams.js';
 import type { Face, Frame } from '../core/types.js';
 import { ModelError } from '../core/errors.js';
 import { REPO_ROOT } from '../core/paths.js';
-import { closeSession, loadOrt, openSession } from '../onnx/session.js';
+import { padQuantizedStemChannels } from '../onnx/pad-stem-channels.js';
+import { closeSession, loadOrt, openSession, ortBackend, type OrtBackend } from '../onnx/session.js';
 import { resampleInto, TO_UNIT, wholeImage } from './resample.js';
 import { decodeSsd, dropNested, generateSsdAnchors, greedyNms, ssdFeatureMaps, type SsdAnchorOptions, type SsdDetection } from './ssd-decode.js';
 
@@ -40,6 +41,21 @@ export interface SsdDetectorOptions {
   modelFile?: string;
   intraOpNumThreads?: number;
   allowSpinning?: boolean;
+  /**
+   * An int8 file's 3-channel stem read as 4 channels (a zero channel fed with the picture; same outputs), so ONNX
+   * Runtime runs its fast int8 convolution there (src/onnx/pad-stem-channels.ts). Unset: where that kernel exists for
+   * it (padsInt8Stem).
+   */
+  padInt8Stem?: boolean;
+}
+
+/**
+ * Where a 4-channel int8 stem runs ONNX Runtime's fast kernel: its native x64 build (every x64 int8 convolution kernel
+ * takes input channels in fours). Its arm64 build runs convolutions with fewer than 64 input channels on the generic
+ * path either way, where a fourth channel would only add work, and the WebAssembly build has no such kernel.
+ */
+export function padsInt8Stem(backend: OrtBackend, arch: string = process.arch): boolean {
+  return backend === 'native' && arch === 'x64';
 }
 
 /** The box calibration `npm run models:convert` fits, or none when it has not. */
@@ -62,12 +78,18 @@ export class SsdFaceDetector implements FaceDetector {
   private ort: typeof Ort | undefined;
   private anchors: Float32Array | undefined;
   private input: Float32Array | undefined;
+  private channels = 3;
 
   constructor(private readonly opts: SsdDetectorOptions) {}
 
   /** The larger input side (the seam's single number); see inputWidth / inputHeight. */
   get inputSize(): number {
     return Math.max(this.opts.inputWidth, this.opts.inputHeight);
+  }
+
+  /** The model input's channel count: 3, or 4 where the int8 stem is padded (the fourth plane stays zero). */
+  get inputChannels(): number {
+    return this.channels;
   }
 
   async start(): Promise<void> {
@@ -78,18 +100,30 @@ export class SsdFaceDetector implements FaceDetector {
       throw new ModelError(`ssd detector: input ${w}×${h}: ${(err as Error).message}`);
     }
     this.anchors = generateSsdAnchors(h, w, { grid: this.opts.anchorGrid, anchorPixels: this.opts.anchorPixels });
-    this.input = new Float32Array(3 * w * h);
     this.ort = await loadOrt();
     const file = this.opts.modelFile ?? ssdModelFile();
-    const session = await openSession(file, { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1, allowSpinning: this.opts.allowSpinning });
+    const padded = (this.opts.padInt8Stem ?? padsInt8Stem(await ortBackend())) && fs.existsSync(file) ? padQuantizedStemChannels(fs.readFileSync(file)) : null;
+    const sessionOptions = { intraOpNumThreads: this.opts.intraOpNumThreads ?? 1, allowSpinning: this.opts.allowSpinning };
+    let session: Ort.InferenceSession | undefined;
+    this.channels = 3;
+    if (padded) {
+      try {
+        session = await openSession(padded.model, sessionOptions);
+        this.channels = padded.channels;
+      } catch {
+        // reported below as the file it came from
+      }
+    }
+    session ??= await openSession(file, sessionOptions);
     const meta = session.inputMetadata[0];
     const dims = meta?.isTensor ? meta.shape : undefined;
     const fits = (d: unknown, want: number) => typeof d !== 'number' || d === want;
     const outs = session.outputNames;
-    if (!dims || dims.length !== 4 || !fits(dims[1], 3) || !fits(dims[2], h) || !fits(dims[3], w) || !outs.includes(SSD_LOC_OUTPUT) || !outs.includes(SSD_CLS_OUTPUT)) {
+    if (!dims || dims.length !== 4 || !fits(dims[1], this.channels) || !fits(dims[2], h) || !fits(dims[3], w) || !outs.includes(SSD_LOC_OUTPUT) || !outs.includes(SSD_CLS_OUTPUT)) {
       await session.release();
       throw new ModelError(`ssd detector ${file}: input [${dims}] and outputs [${outs}] do not fit an SSD with NCHW input 1×3×${h}×${w} and outputs ${SSD_LOC_OUTPUT}, ${SSD_CLS_OUTPUT}`);
     }
+    this.input = new Float32Array(this.channels * w * h);
     this.session = session;
   }
 
@@ -102,7 +136,7 @@ export class SsdFaceDetector implements FaceDetector {
   /** The bare model run on the current input tensor. */
   async infer(): Promise<{ loc: Float32Array; cls: Float32Array }> {
     if (!this.session || !this.ort || !this.input) throw new Error('SsdFaceDetector: start() was not called');
-    const feeds = { [this.session.inputNames[0]!]: new this.ort.Tensor('float32', this.input, [1, 3, this.opts.inputHeight, this.opts.inputWidth]) };
+    const feeds = { [this.session.inputNames[0]!]: new this.ort.Tensor('float32', this.input, [1, this.channels, this.opts.inputHeight, this.opts.inputWidth]) };
     const out = await this.session.run(feeds);
     return { loc: out[SSD_LOC_OUTPUT]!.data as Float32Array, cls: out[SSD_CLS_OUTPUT]!.data as Float32Array };
   }
