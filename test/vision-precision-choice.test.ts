@@ -110,6 +110,9 @@ test('the choice is kept in stateDir: the next start measures nothing; a corrupt
     assert.deepEqual([cached.running, cached.cached, cached.int8Ms, again.opened], ['int8', true, 2, []], 'from the file, not measured again');
     const otherCpu = fakeInput({ float: 1, int8: 9 }, { float: LABELS, int8: LABELS }, { stateDir, cpu: readCpuInt8(PI4, 'arm64') });
     assert.equal((await choosePrecision(otherCpu.input)).running, 'float', 'another CPU model is measured on its own');
+    const otherWay = fakeInput({ float: 1, int8: 9 }, { float: LABELS, int8: LABELS }, { stateDir, cpu, runsAs: 'int8 stem 4 channels' });
+    assert.equal((await choosePrecision(otherWay.input)).running, 'float', 'the same files run another way are measured again');
+    assert.deepEqual(otherWay.opened.sort(), ['float', 'int8']);
 
     fs.writeFileSync(path.join(stateDir, CHOICE_FILE), '{"version": 1, "choices": {"trunc');
     lines.length = 0;
@@ -153,6 +156,8 @@ test('auto with the real models and timings here: the choice is the faster of th
   if (d.floatMs !== null && d.int8Ms !== null) assert.ok(d.running === (d.int8Ms < d.floatMs ? 'int8' : 'float') || /below the 99 % target/.test(d.reason), `${d.running}: ${d.reason}`);
   const saved = JSON.parse(fs.readFileSync(path.join(stateDir, CHOICE_FILE), 'utf8')) as { choices: Record<string, { running: string }> };
   assert.deepEqual(Object.keys(saved.choices).map((k) => k.split(' ')[0]).sort(), ['classifier', 'detector']);
+  const detectorKey = Object.keys(saved.choices).find((k) => k.startsWith('detector'))!;
+  assert.equal(detectorKey.endsWith('int8 stem 4 channels'), process.arch === 'x64', `${detectorKey}: the SSD's int8 stem is read as 4 channels on x64 only`);
   const again = await createMaskClassifier({ modelDir: 'models/maskwatch-default', precision: 'auto', stateDir });
   assert.equal(again.info.precision, report.running, 'the next start runs the same file');
   assert.equal((again.info.precisionReport as { cached?: boolean }).cached, true);

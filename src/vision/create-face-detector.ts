@@ -10,8 +10,9 @@ import { greedyMatch } from '../core/geometry.js';
 import { createLogger } from '../core/log.js';
 import type { FaceDetector, PrecisionReport } from '../core/seams.js';
 import type { Box } from '../core/types.js';
+import { ortBackend } from '../onnx/session.js';
 import { choosePrecision, fixedPrecision, loadCheckImages, readCpuInt8, type Precision } from './precision-choice.js';
-import { SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
+import { padsInt8Stem, SsdFaceDetector, ssdModelFile } from './ssd-detector.js';
 import { startFaceDetector, type DetectorRuntime, type DetectorSettings, type ResolvedDetectorSettings } from './start-face-detector.js';
 
 const log = createLogger('detector');
@@ -36,6 +37,7 @@ export async function resolveDetectorPrecision(d: DetectorSettings, runtime: Det
       checkName: 'check frames',
       stateDir: runtime.stateDir ?? null,
       threads: runtime.intraOpNumThreads ?? 1,
+      runsAs: padsInt8Stem(await ortBackend()) ? 'int8 stem 4 channels' : undefined,
     });
     return { settings: at(choice.running), report: choice };
   }

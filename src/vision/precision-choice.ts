@@ -7,7 +7,8 @@
  * measured), so auto keeps float there without timing anything. Elsewhere it opens both files with the session options
  * that will run, times them interleaved on a real input, checks that int8 gives float's answers on the built-in check
  * set (models/precision-check), and keeps int8 only when it agrees and is faster. The choice is cached in stateDir per
- * CPU (model name + flags), model sha256s, ONNX Runtime version and thread count, so it is measured once.
+ * CPU (model name + flags), model sha256s, ONNX Runtime version, thread count and how the files run (the SSD's int8
+ * stem read as 4 channels on x64), so it is measured once.
  */
 import { ortBackend } from '../onnx/session.js';
 import { createHash } from 'node:crypto';
@@ -125,6 +126,8 @@ export interface AutoPrecision<A> {
   /** The config's stateDir: the choice survives restarts there. null: this process only. */
   stateDir: string | null;
   threads: number;
+  /** How the files run beyond their bytes (the SSD's int8 stem read as 4 channels): a change measures again. */
+  runsAs?: string;
   cpu?: CpuInt8;
   /** The timer (ms); default: this process's CPU time (see processCpuMs). Tests pass a fake one. */
   now?: () => number;
@@ -145,7 +148,7 @@ const memo = new Map<string, PrecisionChoice>();
 /** Resolves `auto` to float or int8 (see the file comment); one log line says which and why. */
 export async function choosePrecision<A>(input: AutoPrecision<A>): Promise<PrecisionChoice> {
   const cpu = input.cpu ?? readCpuInt8();
-  const key = [input.what, cpu.key, input.files.float.sha256.slice(0, 16), input.files.int8?.sha256.slice(0, 16) ?? 'none', `ort ${ortVersion()} ${await ortBackend()}`, `${input.threads}t`].join(' ');
+  const key = [input.what, cpu.key, input.files.float.sha256.slice(0, 16), input.files.int8?.sha256.slice(0, 16) ?? 'none', `ort ${ortVersion()} ${await ortBackend()}`, `${input.threads}t`, ...(input.runsAs ? [input.runsAs] : [])].join(' ');
   const cacheFile = input.stateDir ? path.join(input.stateDir, CHOICE_FILE) : null;
   if (!cacheFile && memo.has(key)) return memo.get(key)!;
   const known = cacheFile ? readCache(cacheFile)?.choices[key] : undefined;
