@@ -5,8 +5,7 @@
  * as a device runs it, with the malloc setting of the systemd unit.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import type { BenchRow } from './stats.js';
+import { unitMallocEnv, type BenchRow } from './stats.js';
 import { describeCpuInt8 } from '../src/vision/precision-choice.js';
 
 interface WorkerResult {
@@ -21,12 +20,6 @@ interface WorkerResult {
   latencyP99: number;
   cpuPerFrameMs: number;
   peakRssMb: number;
-}
-
-/** The systemd unit's MALLOC_ARENA_MAX (glibc's arenas: the resident memory a threaded process keeps). */
-function unitMallocEnv(): Record<string, string> {
-  const m = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(fs.readFileSync('systemd/maskwatch.service', 'utf8'));
-  return m ? { MALLOC_ARENA_MAX: m[1]! } : {};
 }
 
 function measure(faces: number, precision: string, inputFps: number, seconds: number, env: Record<string, string> = {}): WorkerResult {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MqttClient } from 'mqtt';
 import type { BenchRow } from './stats.js';
-import { quantile } from './stats.js';
+import { quantile, unitMallocEnv } from './stats.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { DaemonProcess, EventCollector, daemonConfig, outboxSeqs } from '../test/helpers/daemon-process.js';
 
@@ -56,8 +56,9 @@ function malformedCommands(round: number): Array<{ name: string; payload: string
     { name: 'self-destruct', payload: '{}', answered: true },
     // Not a command topic (cmd/+ matches one level): never seen by the daemon.
     { name: 'lamp-test/../../event', payload: '{}', answered: false },
-    { name: 'mute', payload: JSON.stringify({ minutes: 1, pad: 'x'.repeat(512 * 1024) }), answered: true },
-    { name: 'reload-model', payload: Buffer.alloc(1024 * 1024, 0xff), answered: true },
+    // Larger than the Maximum Packet Size the daemon announces (MQTT 5, 64 KiB): the broker drops them unseen.
+    { name: 'mute', payload: JSON.stringify({ minutes: 1, pad: 'x'.repeat(512 * 1024) }), answered: false },
+    { name: 'reload-model', payload: Buffer.alloc(1024 * 1024, 0xff), answered: false },
     { name: 'mute', payload: JSON.stringify({ [`x\n${forged}`]: 1 }), answered: true },
     { name: 'mute', payload: '{"minutes": -5}', answered: true },
     { name: 'lamp-test', payload: '{}', retain: true, answered: false },
@@ -72,6 +73,8 @@ export async function run(): Promise<BenchRow[]> {
   const durationMs = minutes * 60_000;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maskwatch-soak-'));
   const logFile = path.join(os.tmpdir(), `maskwatch-soak-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+  // The daemon child inherits this: its memory as the systemd unit runs it.
+  Object.assign(process.env, unitMallocEnv());
   const broker = new Mosquitto();
   let daemon: DaemonProcess | null = null;
   try {

@@ -1,4 +1,8 @@
 /** Shared by every bench section (kept out of bench/main.ts so sections never import the runner). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../src/core/paths.js';
+
 export interface BenchRow {
   section: string;
   name: string;
@@ -64,4 +68,10 @@ export function autoChoiceRow(section: string, name: string, chose: 'float' | 'i
     pass: chose === faster || tie,
     note: `bench medians int8 ${bench.int8.toFixed(2)}, float ${bench.float.toFixed(2)} ms → ${tie ? 'a tie (within 5 %)' : `${faster} is faster`}; auto said: ${reason}; int8: ${int8Features}`,
   };
+}
+
+/** The systemd unit's MALLOC_ARENA_MAX (glibc's arenas: the resident memory a threaded process keeps), to run the daemon as it runs. */
+export function unitMallocEnv(): Record<string, string> {
+  const m = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'systemd/maskwatch.service'), 'utf8'));
+  return m ? { MALLOC_ARENA_MAX: m[1]! } : {};
 }
