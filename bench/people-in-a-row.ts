@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/people-in-a-row.ts`: how many people the tracker tells apart when they step into the same
- * spot one after another, sooner than tracker.lostAfterMs. The seven demo people (assets/demo) in a row, at 10 and 15
- * frames/s, 300 or 800 ms apart, and with the face lost for 400 or 800 ms in the middle of each person (a detector
+ * spot one after another, sooner than tracker.lostAfterMs. The seven demo people (assets/demo) in a row, at 3, 4, 10
+ * and 15 frames/s (or the rates given as arguments), 300 or 800 ms apart, and with the face lost for 400 or 800 ms in the middle of each person (a detector
  * miss: the face turned away); each clip runs once through the daemon's detector and classifier (their configured
  * precision), and the same per-frame faces go through each tracker setting. A person is right when their label comes
  * in its place in the order of decisions (longest common subsequence); extra decisions are people counted twice.
@@ -35,7 +35,8 @@ const settings: Array<{ name: string; tracker: TrackerOptions }> = [
 console.log(`${classifier.info.name} (${classifier.info.precision}), ${people.length} people in a row; right / extra decisions`);
 console.log(`| frames/s | apart | face lost mid-person | ${settings.map((s) => s.name).join(' | ')} |`);
 console.log(`|---|---|---|${settings.map(() => '---|').join('')}`);
-for (const fps of [10, 15])
+const fpsList = process.argv.slice(2).map(Number).filter((n) => n > 0);
+for (const fps of fpsList.length ? fpsList : [3, 4, 10, 15])
   for (const gapMs of [300, 800])
     for (const lostMs of [0, 400, 800]) {
       const { frames, sequence } = await buildClip(people, { fps, gapMs, showMs: 2500 });

@@ -215,3 +215,15 @@ test('after a gap an undecided newcomer is not split off: below confidence the f
   const later = play(t, 600 + OPTS.window * 100, 4, 'no_mask');
   assert.ok(later.every((u) => u.left.length === 0 && u.decided.length === 0));
 });
+
+test('at 3 frames/s a gap is a frame without the face, not the time between frames', () => {
+  const decisions = (frames: Array<[number, Label | null]>) => {
+    const t = new IouTracker(OPTS);
+    return frames.flatMap(([now, label]) => t.update(now, label ? [face(at(100), label)] : []).decided.map((d) => `${d.trackId}:${d.label}`));
+  };
+  const seen = (from: number, n: number, label: Label): Array<[number, Label]> => Array.from({ length: n }, (_, i) => [from + i * 300, label]);
+  // every frame comes 300 ms after the one before (≥ newPersonAfterGapMs): one frame without the face, then another label
+  assert.deepEqual(decisions([...seen(0, 4, 'mask'), [1200, null], ...seen(1500, 4, 'no_mask')]), ['1:mask', '2:no_mask']);
+  // no frame without the face: a label that changes is the same face wavering, however far apart the frames are
+  assert.deepEqual(decisions([...seen(0, 4, 'mask'), ...seen(1200, 5, 'no_mask')]), ['1:mask']);
+});

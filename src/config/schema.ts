@@ -71,7 +71,7 @@ export const schema = {
     confidence: { doc: 'Median score a label needs to decide a track; a person who never reaches it gets no light and no event (logged once; maskwatch eval --confidence compares values).', format: 'fraction', default: 0.6 },
     lostAfterMs: { doc: 'A track unseen this long ends; a person who comes back is a new track.', format: integer(1, 600_000), default: 1500 },
     newPersonAfterGapMs: {
-      doc: 'Someone else in the same spot: a decided person seen again after at least this long unseen, whose face then gets another label (decided as a new face would be), is a new person; the first leaves, the new one gets their own light and event. 250 ms is two missed frames at 10 frames/s, three at 15. 0 is off; at lostAfterMs or more it never applies.',
+      doc: 'Someone else in the same spot: a decided person seen again after at least this long unseen, whose face then gets another label (decided as a new face would be), is a new person; the first leaves, the new one gets their own light and event. 250 ms is two missed frames at 10 frames/s, three at 15, one at 8 or fewer (a gap always holds a frame without the face). 0 is off; at lostAfterMs or more it never applies.',
       format: integer(0, 600_000),
       default: 250,
     },

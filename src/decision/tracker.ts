@@ -29,6 +29,8 @@ interface Track {
   box: Box;
   firstSeenAt: number;
   lastSeenAt: number;
+  /** Frames processed since this face was last seen in one. */
+  missed: number;
   frames: number;
   history: Probs[];
   decision: Decision | null;
@@ -69,19 +71,24 @@ export class IouTracker implements Tracker {
       return false;
     });
     const assigned = this.match(faces);
+    const seen = new Set(assigned.values());
+    for (const t of this.tracks) if (!seen.has(t)) t.missed++;
     const entered: number[] = [];
     for (let f = 0; f < faces.length; f++) {
       let track = assigned.get(f);
       if (!track) {
-        track = { id: 0, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, frames: 0, history: [], decision: null, sinceGap: null };
+        track = { id: 0, box: faces[f].box, firstSeenAt: now, lastSeenAt: now, missed: 0, frames: 0, history: [], decision: null, sinceGap: null };
         this.tracks.push(track);
       }
+      // A gap is time unseen *and* a frame without the face: at 4 frames/s or fewer every frame comes 250 ms after the
+      // one before, and would otherwise restart the frames since the gap, which then never reached minFrames.
       const gapMs = now - track.lastSeenAt;
-      if (track.decision && this.opts.newPersonAfterGapMs > 0 && gapMs >= this.opts.newPersonAfterGapMs) {
+      if (track.decision && this.opts.newPersonAfterGapMs > 0 && gapMs >= this.opts.newPersonAfterGapMs && track.missed > 0) {
         track.sinceGap = { firstSeenAt: now, lastSeenBefore: track.lastSeenAt, framesBefore: track.frames, history: [] };
       }
       track.box = faces[f].box;
       track.lastSeenAt = now;
+      track.missed = 0;
       track.frames++;
       track.history.push(faces[f].probs);
       if (track.history.length > this.opts.window) track.history.shift();
@@ -170,7 +177,7 @@ export class IouTracker implements Tracker {
     const id = this.nextId++;
     const frames = since.history.length;
     const decision: Decision = { trackId: id, label, score, frames, durationMs: now - since.firstSeenAt, firstSeenAt: since.firstSeenAt, decidedAt: now };
-    return { id, box: t.box, firstSeenAt: since.firstSeenAt, lastSeenAt: now, frames, history: since.history.slice(-this.opts.window), decision, sinceGap: null };
+    return { id, box: t.box, firstSeenAt: since.firstSeenAt, lastSeenAt: now, missed: 0, frames, history: since.history.slice(-this.opts.window), decision, sinceGap: null };
   }
 }
 
