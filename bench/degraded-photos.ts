@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { REPO_ROOT } from '../src/core/paths.js';
 import { readModelCard } from '../src/vision/model-card.js';
 import { loadCardData } from '../src/workflows/eval/eval-run.js';
@@ -20,7 +20,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const split = arg('--split', 'test');
 const model = arg('--model', path.join(REPO_ROOT, 'models/maskwatch-default'));
-const CONDITIONS: Record<string, ((image: sharp.Sharp) => sharp.Sharp) | null> = {
+const CONDITIONS: Record<string, ((image: Sharp) => Sharp) | null> = {
   'as taken': null,
   grey: (i) => i.grayscale().toColourspace('srgb'),
   'dark (0.35)': (i) => i.linear(0.35, 0),
