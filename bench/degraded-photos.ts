@@ -13,12 +13,17 @@ import sharp, { type Sharp } from 'sharp';
 import { REPO_ROOT } from '../src/core/paths.js';
 import { readModelCard } from '../src/vision/model-card.js';
 import { loadCardData } from '../src/workflows/eval/eval-run.js';
+import { SPLITS } from '../src/workflows/data/split.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(name);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
 const split = arg('--split', 'test');
+if (!(SPLITS as readonly string[]).includes(split)) {
+  console.error(`--split: one of ${SPLITS.join(', ')}, got ${split}`);
+  process.exit(2);
+}
 const model = arg('--model', path.join(REPO_ROOT, 'models/maskwatch-default'));
 const CONDITIONS: Record<string, ((image: Sharp) => Sharp) | null> = {
   'as taken': null,
@@ -34,10 +39,15 @@ const vocRoots = data.roots.filter((r) => r.kind === 'voc').map((r) => r.path);
 const inSplit = new Set([...data.splitOf].filter(([, s]) => s === split).map(([id]) => id));
 const photos = new Map<string, string>();
 for (const s of data.samples) if (inSplit.has(s.photoId) && vocRoots.some((r) => s.photoId.startsWith(`${path.basename(r)}/`))) photos.set(s.photoId, s.file);
+if (!photos.size) {
+  console.error(`${model}: no Pascal VOC photos in its ${split} split`);
+  process.exit(2);
+}
 console.log(`${card.name}, ${split} split: ${photos.size} photos`);
 const out = path.join(REPO_ROOT, '.cache/degraded', split);
 for (const [name, change] of Object.entries(CONDITIONS)) {
   const dir = path.join(out, name.replace(/[^a-z0-9]+/gi, '-'));
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.join(dir, 'images'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'annotations'), { recursive: true });
   for (const file of photos.values()) {
